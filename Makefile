@@ -1,0 +1,34 @@
+# Two commands on a fresh machine with Python 3.11: `make audit` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXPERIMENT ?= experiments/default.toml
+ARGS ?=
+
+.PHONY: audit test test-all lint setup clean
+
+setup: $(VENV)/.installed
+
+# Re-install when the project's dependencies change; the stamp keeps reruns instant.
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+audit: setup
+	$(PY) run_audit.py $(EXPERIMENT) $(ARGS)
+
+# Fast suite (what CI runs): everything but tests marked slow.
+test: setup
+	$(PY) -m pytest -m "not slow" $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+test-all: setup
+	$(PY) -m pytest $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+lint: setup
+	$(PY) -m ruff check audit tests benchmarks run_audit.py
+
+clean:
+	rm -rf $(VENV) reports/*/
