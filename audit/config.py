@@ -1,0 +1,320 @@
+"""Experiment configuration: TOML files loaded into frozen, typed dataclasses.
+
+An experiment file has one table per section (``[experiment]``, ``[data]``, ...).
+Every key is checked against the dataclass field of the same name: unknown keys
+and values of the wrong type are a one-line :class:`ConfigError` that names the
+file, the key and what is allowed.  ``--set section.key=value`` overrides go
+through the same checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "CamConfig",
+    "ChecksConfig",
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "ExperimentConfig",
+    "ModelConfig",
+    "RegionsConfig",
+    "ReportConfig",
+    "TrainConfig",
+    "VerdictConfig",
+    "apply_overrides",
+    "config_to_dict",
+    "config_to_toml",
+    "load_config",
+]
+
+
+class ConfigError(ValueError):
+    """A user error in an experiment file or an override (one line, no traceback)."""
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str = "default"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: Literal["synthetic"] = "synthetic"
+    n_images: int = 1000
+    image_size: int = 128
+    tumor_fraction: float = 0.5
+    marker_p: float = 0.0
+    """How strongly the burned-in corner marker is tied to the tumor label (0..1)."""
+    min_tumor_area: int = 30
+    """Minimum visible tumor pixels on a positive slice."""
+    test_fraction: float = 0.3
+    val_fraction: float = 0.15
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    architecture: Literal["seed_cnn", "gap_cnn"] = "seed_cnn"
+    width: int = 32
+    """Filters of the first conv block; the seed's CNN uses 32, 64, 128."""
+    dense_units: int = 128
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patience: int = 3
+
+
+@dataclass(frozen=True)
+class CamConfig:
+    method: Literal["gradcam"] = "gradcam"
+    layer: str = ""
+    """Name of the conv layer to explain; empty means the last 4-D layer."""
+    target: Literal["predicted", "true"] = "predicted"
+    batch_size: int = 64
+    upsample: Literal["receptive_field", "stretch"] = "receptive_field"
+    """How maps are placed on the image: by receptive-field centres, or stretched (the seed's cv2.resize)."""
+
+
+@dataclass(frozen=True)
+class RegionsConfig:
+    tolerance_px: int = 9
+    """Dilation radius of the tolerant artifact zone, about one CAM cell."""
+
+
+@dataclass(frozen=True)
+class ChecksConfig:
+    run: tuple[str, ...] = ()
+    plugins: tuple[str, ...] = ()
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: types.MappingProxyType({}))
+    """Per-check parameter tables, ``[checks.<name>]`` in the experiment file."""
+
+
+@dataclass(frozen=True)
+class VerdictConfig:
+    anatomy_min: float = 0.6
+    """Mean energy fraction on brain + tumor (correct predictions) needed for 'anatomy'."""
+    artifact_max: float = 0.4
+    """At or below this mean energy fraction on brain + tumor the verdict is 'artifact'."""
+    off_target_share_max: float = 0.25
+    """'anatomy' also needs at most this share of correct images with >50% energy off the brain."""
+    bootstrap: int = 1000
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    gallery_size: int = 6
+    colormap: Literal["inferno", "viridis", "magma", "jet"] = "inferno"
+
+
+@dataclass(frozen=True)
+class Config:
+    experiment: ExperimentConfig = ExperimentConfig()
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    cam: CamConfig = CamConfig()
+    regions: RegionsConfig = RegionsConfig()
+    checks: ChecksConfig = ChecksConfig()
+    verdict: VerdictConfig = VerdictConfig()
+    report: ReportConfig = ReportConfig()
+
+
+_SECTIONS: dict[str, type] = typing.get_type_hints(Config)
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Return ``value`` checked against (and lightly converted to) type ``tp``."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{where}: {value!r} is not {_type_name(tp)}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+        item_tp = typing.get_args(tp)[0]
+        return tuple(_coerce(v, item_tp, where) for v in value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected bool, got {type(value).__name__} {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected int, got {type(value).__name__} {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected float, got {type(value).__name__} {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected str, got {type(value).__name__} {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp!r} at {where}")
+
+
+def _build_section(cls: type, table: Mapping[str, Any], source: str, section: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    allowed = [f.name for f in dataclasses.fields(cls) if f.name != "params"]
+    values: dict[str, Any] = {}
+    params: dict[str, Mapping[str, Any]] = {}
+    for key, value in table.items():
+        where = f"{source}: {section}.{key}"
+        if cls is ChecksConfig and isinstance(value, dict):
+            # [checks.<name>] tables hold a check's parameters; validated by the check registry.
+            params[key] = types.MappingProxyType(dict(value))
+            continue
+        if key not in allowed:
+            raise ConfigError(
+                f"{source}: unknown key '{section}.{key}'; allowed keys in [{section}]: {', '.join(allowed)}"
+            )
+        values[key] = _coerce(value, hints[key], where)
+    if cls is ChecksConfig:
+        values["params"] = types.MappingProxyType(params)
+    return cls(**values)
+
+
+def _config_from_dict(raw: Mapping[str, Any], source: str) -> Config:
+    sections: dict[str, Any] = {}
+    for name, table in raw.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"{source}: unknown section '[{name}]'; allowed sections: {', '.join(_SECTIONS)}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: '{name}' must be a table ([{name}]), got {type(table).__name__}")
+        sections[name] = _build_section(_SECTIONS[name], table, source, name)
+    return Config(**sections)
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load an experiment file and apply ``section.key=value`` overrides.
+
+    Parameters
+    ----------
+    path : path to a TOML experiment file.
+    overrides : strings ``"section.key=value"``; ``value`` is read as a TOML value,
+        and as a plain string when it is not one (``cam.layer=conv3``).
+
+    Raises
+    ------
+    ConfigError
+        Missing or unreadable file, TOML syntax error, unknown key, wrong type.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise ConfigError(f"{source}: experiment file not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot read: {exc}") from None
+    config = _config_from_dict(raw, source)
+    if "name" not in raw.get("experiment", {}):
+        config = dataclasses.replace(config, experiment=dataclasses.replace(config.experiment, name=path.stem))
+    return apply_overrides(config, overrides)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(config: Config, overrides: list[str] | tuple[str, ...]) -> Config:
+    """Return ``config`` with ``section.key=value`` overrides applied and type-checked."""
+    raw = config_to_dict(config)
+    for item in overrides:
+        where = f"--set {item}"
+        if "=" not in item:
+            raise ConfigError(f"{where}: expected section.key=value")
+        dotted, text = item.split("=", 1)
+        parts = dotted.strip().split(".")
+        if len(parts) == 3 and parts[0] == "checks":
+            raw["checks"].setdefault(parts[1], {})[parts[2]] = _parse_value(text.strip())
+            continue
+        if len(parts) != 2:
+            raise ConfigError(f"{where}: expected section.key=value")
+        section, key = parts
+        if section not in _SECTIONS:
+            raise ConfigError(f"{where}: unknown section '{section}'; allowed sections: {', '.join(_SECTIONS)}")
+        cls = _SECTIONS[section]
+        allowed = [f.name for f in dataclasses.fields(cls) if f.name != "params"]
+        if key not in allowed:
+            raise ConfigError(
+                f"{where}: unknown key '{section}.{key}'; allowed keys in [{section}]: {', '.join(allowed)}"
+            )
+        raw[section][key] = _coerce(_parse_value(text.strip()), typing.get_type_hints(cls)[key], where)
+    return _config_from_dict(raw, "--set")
+
+
+def config_to_dict(config: Config) -> dict[str, dict[str, Any]]:
+    """Plain nested dict (lists for tuples, check params as sub-tables)."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in dataclasses.fields(config):
+        section = getattr(config, f.name)
+        table: dict[str, Any] = {}
+        for sf in dataclasses.fields(section):
+            value = getattr(section, sf.name)
+            if sf.name == "params":
+                for check, params in value.items():
+                    table[check] = dict(params)
+            elif isinstance(value, tuple):
+                table[sf.name] = list(value)
+            else:
+                table[sf.name] = value
+        out[f.name] = table
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def config_to_toml(config: Config) -> str:
+    """The fully resolved config as TOML text that :func:`load_config` reads back."""
+    lines: list[str] = []
+    for section, table in config_to_dict(config).items():
+        lines.append(f"[{section}]")
+        subtables = {k: v for k, v in table.items() if isinstance(v, dict)}
+        for key, value in table.items():
+            if key not in subtables:
+                lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+        for name, sub in subtables.items():
+            lines.append(f"[{section}.{name}]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in sub.items())
+            lines.append("")
+    return "\n".join(lines)
