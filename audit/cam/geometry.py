@@ -1,0 +1,80 @@
+"""Where each cell of a layer's map sits on the image.
+
+A conv layer's map cell ``(i, j)`` summarises the receptive field centred at image
+pixel ``(row_offset + row_stride * i, col_offset + col_stride * j)`` (pixel-centre
+coordinates).  For the seed's CNN (valid 3x3 convs and 2x2 pools) the last conv
+layer's 28x28 cells on a 128x128 image are centred at 8.5, 12.5, ..., 116.5.
+Stretching the map over the whole image instead (``cv2.resize``, as the seed
+did) puts cell 0 at 1.8 and cell 27 at 125.2: up to 9 pixels outward, which
+pushes attention from the head's edge onto the background.  We therefore place
+maps by receptive-field geometry, with stretching kept as an option.
+
+The geometry is derived analytically for chains of Conv2D / pooling layers and
+shape-preserving layers (BatchNorm, activations, dropout, ...).  When a model is
+not such a chain, the derived output size will not match the layer's actual size
+and we fall back to stretching, recorded as ``exact=False``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+
+__all__ = ["Grid", "layer_grid", "stretch_grid"]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Image pixel-centre coordinate of map cell k along each axis: ``offset + stride * k``."""
+
+    row_offset: float
+    row_stride: float
+    col_offset: float
+    col_stride: float
+    exact: bool = True
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("row_offset", "row_stride", "col_offset", "col_stride", "exact")}
+
+
+def stretch_grid(map_shape: tuple[int, int], image_shape: tuple[int, int]) -> Grid:
+    """The grid that plain resizing assumes: the map's extent equals the image's."""
+    (h, w), (rows, cols) = map_shape, image_shape
+    return Grid(0.5 * rows / h - 0.5, rows / h, 0.5 * cols / w - 0.5, cols / w, exact=False)
+
+
+def _axis(offset, stride, size, kernel, step, dilation, padding):
+    k_eff = (kernel - 1) * dilation + 1
+    if padding == "same":
+        out = math.ceil(size / step)
+        pad_before = max((out - 1) * step + k_eff - size, 0) // 2
+    else:
+        out = (size - k_eff) // step + 1
+        pad_before = 0
+    return offset + stride * (-pad_before + (k_eff - 1) / 2), stride * step, out
+
+
+def layer_grid(model: keras.Model, layer: keras.layers.Layer) -> Grid:
+    """Receptive-field grid of ``layer``'s output on ``model``'s input image."""
+    image_rows, image_cols = model.inputs[0].shape[1:3]
+    out_rows, out_cols = layer.output.shape[1:3]
+    ro, rs, co, cs, rows, cols = 0.0, 1.0, 0.0, 1.0, image_rows, image_cols
+    for current in model.layers:
+        if isinstance(current, keras.layers.InputLayer):
+            continue
+        if isinstance(current, keras.layers.Conv2D | keras.layers.MaxPooling2D | keras.layers.AveragePooling2D):
+            if isinstance(current, keras.layers.Conv2D):
+                kernel, step, dil = current.kernel_size, current.strides, current.dilation_rate
+            else:
+                kernel, step, dil = current.pool_size, current.strides, (1, 1)
+            ro, rs, rows = _axis(ro, rs, rows, kernel[0], step[0], dil[0], current.padding)
+            co, cs, cols = _axis(co, cs, cols, kernel[1], step[1], dil[1], current.padding)
+        elif len(current.output.shape) != 4 or tuple(current.output.shape[1:3]) != (rows, cols):
+            break  # not a simple chain up to here
+        if current is layer:
+            if (rows, cols) == (out_rows, out_cols):
+                return Grid(ro, rs, co, cs, exact=True)
+            break
+    return stretch_grid((out_rows, out_cols), (image_rows, image_cols))
