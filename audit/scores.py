@@ -1,0 +1,191 @@
+"""Attention scores: where the energy of a CAM falls, per image and aggregated.
+
+Pure functions on arrays.  A map ``M`` (non-negative, upsampled to the image)
+and a region index map ``R`` (:data:`audit.regions.REGIONS`) give, for region r:
+
+- energy fraction ``E_r = sum_{p in r} M(p) / sum_p M(p)`` (the "energy-based
+  pointing game" of Wang et al. 2020, Score-CAM, generalised to every region);
+- area fraction ``A_r = |r| / (H W)``;
+- enrichment ``E_r / A_r``: 1.0 is what a map spread uniformly would give.
+
+An all-zero map has no energy to share: its fractions are NaN and it is counted
+in ``n_empty_maps``, never scored as zero attention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from audit.cam.geometry import Grid, stretch_grid
+from audit.regions import REGIONS
+
+__all__ = [
+    "OFF_TARGET",
+    "area_fractions",
+    "bootstrap_ci",
+    "energy_fractions",
+    "peak_region",
+    "score_images",
+    "summarize_attention",
+    "tolerance_zone",
+    "upsample_map",
+]
+
+OFF_TARGET: tuple[str, ...] = ("skull_band", "background", "padding", "artifact")
+"""Regions that are not brain anatomy; their summed energy is ``energy_off_target``."""
+
+
+def upsample_map(cam: np.ndarray, shape: tuple[int, int], grid: Grid | None = None) -> np.ndarray:
+    """Bilinear resampling of one (h, w) map onto an image of ``shape`` (H, W).
+
+    Map cell (i, j) is placed at image pixel (row_offset + row_stride i, col_offset + col_stride j)
+    of ``grid`` (:mod:`audit.cam.geometry`); None stretches the map over the image (cv2.resize).
+    Pixels beyond the outermost cell centres take the edge cell's value.  The result is non-negative.
+    """
+    grid = grid or stretch_grid(cam.shape, shape)
+    to_map = np.array(
+        [[1 / grid.col_stride, 0, -grid.col_offset / grid.col_stride],
+         [0, 1 / grid.row_stride, -grid.row_offset / grid.row_stride]],
+    )  # fmt: skip
+    up = cv2.warpAffine(
+        cam.astype(np.float32), to_map, (shape[1], shape[0]),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
+    )  # fmt: skip
+    return np.maximum(up, 0)
+
+
+def energy_fractions(cam: np.ndarray, regions: np.ndarray, n_regions: int = len(REGIONS)) -> np.ndarray:
+    """``E_r`` for every region index r < n_regions; NaN everywhere for an all-zero map.
+
+    cam : (H, W) non-negative map; regions : (H, W) int region indices.
+    """
+    sums = np.bincount(regions.ravel(), weights=cam.ravel().astype(np.float64), minlength=n_regions)[:n_regions]
+    total = float(cam.sum(dtype=np.float64))
+    return sums / total if total > 0 else np.full(n_regions, np.nan)
+
+
+def area_fractions(regions: np.ndarray, n_regions: int = len(REGIONS)) -> np.ndarray:
+    """``A_r = |r| / (H W)`` for every region index r."""
+    return np.bincount(regions.ravel(), minlength=n_regions)[:n_regions] / regions.size
+
+
+def peak_region(cam: np.ndarray, regions: np.ndarray) -> int:
+    """Region index at the map's maximum (first in row-major order); -1 for an all-zero map."""
+    if not np.any(cam > 0):
+        return -1
+    return int(regions.ravel()[int(np.argmax(cam))])
+
+
+def tolerance_zone(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` grown to every pixel within Euclidean distance ``radius`` (a coarse CAM cannot be sharper)."""
+    if radius <= 0 or not mask.any():
+        return mask.copy()
+    ii, jj = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disc = (ii**2 + jj**2 <= radius**2).astype(np.uint8)
+    return cv2.dilate(mask.astype(np.uint8), disc).astype(bool)
+
+
+def score_images(maps: np.ndarray, regions: np.ndarray, tolerance_px: int, grid: Grid | None = None) -> pd.DataFrame:
+    """Per-image scores.
+
+    Parameters
+    ----------
+    maps : (N, h, w) non-negative CAMs at layer resolution.
+    regions : (N, H, W) region indices.
+    tolerance_px : radius of the tolerant artifact zone.
+    grid : placement of map cells on the image; None stretches (see :func:`upsample_map`).
+
+    Returns
+    -------
+    One row per image: ``energy_<region>``, ``area_<region>``, ``enrichment_<region>``,
+    ``energy_off_target``, ``energy_artifact_tolerant``, ``area_artifact_tolerant``,
+    ``peak_region`` (name, "" for an empty map) and ``empty_map``.
+    """
+    rows = []
+    artifact = REGIONS.index("artifact")
+    for cam, reg in zip(maps, regions, strict=True):
+        up = upsample_map(cam, reg.shape, grid)
+        energy = energy_fractions(up, reg)
+        area = area_fractions(reg)
+        zone = tolerance_zone(reg == artifact, tolerance_px)
+        total = float(up.sum(dtype=np.float64))
+        row = {}
+        for r, e, a in zip(REGIONS, energy, area, strict=True):
+            row[f"energy_{r}"] = float(e)
+            row[f"area_{r}"] = float(a)
+            row[f"enrichment_{r}"] = float(e / a) if a > 0 else float("nan")
+        row["energy_off_target"] = float(sum(row[f"energy_{r}"] for r in OFF_TARGET))
+        row["energy_artifact_tolerant"] = float(up[zone].sum() / total) if total > 0 else float("nan")
+        row["area_artifact_tolerant"] = float(zone.mean())
+        peak = peak_region(up, reg)
+        row["peak_region"] = REGIONS[peak] if peak >= 0 else ""
+        row["empty_map"] = total == 0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def bootstrap_ci(
+    values: np.ndarray,
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    statistic: Callable[[np.ndarray], np.ndarray] = lambda v: v.mean(axis=-1),
+) -> tuple[float, float, float]:
+    """Statistic of ``values`` with a percentile bootstrap interval (Efron & Tibshirani 1993).
+
+    NaNs are dropped first.  Returns (estimate, low, high); all NaN for no values.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return (float("nan"),) * 3
+    estimate = float(statistic(values))
+    samples = values[rng.integers(0, values.size, size=(n_boot, values.size))]
+    stats = statistic(samples)
+    alpha = (1 - level) / 2
+    return estimate, float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
+
+
+def _summary(df: pd.DataFrame, rng: np.random.Generator, n_boot: int) -> dict:
+    def ci(values: np.ndarray) -> dict:
+        mean, lo, hi = bootstrap_ci(values, rng, n_boot)
+        return {"mean": mean, "ci_low": lo, "ci_high": hi}
+
+    scored = df[~df["empty_map"]]
+    on_anatomy = (scored["energy_brain"] + scored["energy_tumor"]).to_numpy()
+    return {
+        "n": int(len(df)),
+        "n_empty_maps": int(df["empty_map"].sum()),
+        "energy": {r: ci(scored[f"energy_{r}"].to_numpy()) for r in REGIONS},
+        "energy_artifact_tolerant": ci(scored["energy_artifact_tolerant"].to_numpy()),
+        "on_anatomy": ci(on_anatomy),
+        "off_target_majority_share": ci((scored["energy_off_target"] > 0.5).to_numpy(dtype=float)),
+        "peak_region_share": {
+            r: float(np.mean(scored["peak_region"] == r)) if len(scored) else float("nan") for r in REGIONS
+        },
+    }
+
+
+def summarize_attention(
+    per_image: pd.DataFrame, class_names: tuple[str, ...], rng: np.random.Generator, n_boot: int = 1000
+) -> dict:
+    """Aggregates overall, per true class and per correct/incorrect prediction.
+
+    ``per_image`` needs the columns of :func:`score_images` plus ``label`` and ``correct``.
+    Each summary gives, with bootstrap 95 % CIs, the mean energy fraction per region,
+    ``on_anatomy`` (energy on brain + tumor) and ``off_target_majority_share`` (share of
+    images with more than half their energy in :data:`OFF_TARGET` regions).
+    """
+    out = {"regions": list(REGIONS), "overall": _summary(per_image, rng, n_boot), "by_class": {}, "by_correct": {}}
+    for k, name in enumerate(class_names):
+        out["by_class"][name] = _summary(per_image[per_image["label"] == k], rng, n_boot)
+    for flag, name in ((True, "correct"), (False, "incorrect")):
+        out["by_correct"][name] = _summary(per_image[per_image["correct"] == flag], rng, n_boot)
+        for k, cls in enumerate(class_names):
+            sub = per_image[(per_image["correct"] == flag) & (per_image["label"] == k)]
+            out["by_correct"][f"{name}/{cls}"] = _summary(sub, rng, n_boot)
+    return out

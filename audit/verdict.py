@@ -1,0 +1,83 @@
+"""The audit's verdict: ``anatomy``, ``mixed`` or ``artifact``, from documented rules.
+
+Evidence is taken from correctly classified images, the ones whose explanation
+says how the model gets its accuracy:
+
+- ``on_anatomy``: mean CAM energy fraction on brain + tumor (with 95 % CI);
+- ``off_target_majority_share``: share of those images with more than half of
+  their energy on skull band, background, padding or artifact (with 95 % CI).
+
+Rules (thresholds in ``[verdict]`` of the experiment):
+
+1. ``artifact`` if ``on_anatomy <= artifact_max`` or a check failed that declares
+   ``weighs_on_verdict`` (e.g. artifact reliance);
+2. ``anatomy`` if ``on_anatomy >= anatomy_min``, ``off_target_majority_share <=
+   off_target_share_max`` and no check failed;
+3. ``mixed`` otherwise, including when there is no scorable evidence.
+"""
+
+from __future__ import annotations
+
+import math
+
+from audit.config import VerdictConfig
+
+__all__ = ["LABELS", "decide_verdict"]
+
+LABELS = ("anatomy", "mixed", "artifact")
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def decide_verdict(attention: dict, checks: list[dict], cfg: VerdictConfig, method: str = "Grad-CAM") -> dict:
+    """Apply the rules above.
+
+    Parameters
+    ----------
+    attention : output of :func:`audit.scores.summarize_attention`.
+    checks : check results as dicts with ``name``, ``status`` and optional ``weighs_on_verdict``.
+
+    Returns
+    -------
+    {"label", "summary", "evidence"}.
+    """
+    correct = attention["by_correct"]["correct"]
+    on = correct["on_anatomy"]
+    off = correct["off_target_majority_share"]
+    failed = [c["name"] for c in checks if c["status"] == "fail"]
+    decisive = [c["name"] for c in checks if c["status"] == "fail" and c.get("weighs_on_verdict")]
+    evidence = {
+        "on_anatomy": on,
+        "off_target_majority_share": off,
+        "n_correct_scored": correct["n"] - correct["n_empty_maps"],
+        "failed_checks": failed,
+    }
+    if math.isnan(on["mean"]):
+        return {
+            "label": "mixed",
+            "summary": "No correctly classified image has a non-empty map, so there is no evidence of where the model looks.",
+            "evidence": evidence,
+        }
+    if on["mean"] <= cfg.artifact_max or decisive:
+        label = "artifact"
+    elif on["mean"] >= cfg.anatomy_min and off["mean"] <= cfg.off_target_share_max and not failed:
+        label = "anatomy"
+    else:
+        label = "mixed"
+    sentences = [
+        f"On {_pct(off['mean'])} of correctly classified images more than half of the {method} energy lies on the "
+        f"skull band, background, padding or artifacts (95% CI {_pct(off['ci_low'])}–{_pct(off['ci_high'])}).",
+        f"On average {_pct(on['mean'])} of the energy lies on brain tissue or tumor "
+        f"(95% CI {_pct(on['ci_low'])}–{_pct(on['ci_high'])}; thresholds: anatomy ≥ {_pct(cfg.anatomy_min)}, "
+        f"artifact ≤ {_pct(cfg.artifact_max)}).",
+    ]
+    art = correct["energy"]["artifact"]
+    if not math.isnan(art["mean"]) and art["mean"] > 0:
+        sentences.append(
+            f"Mean energy on burned-in artifacts: {_pct(art['mean'])} (95% CI {_pct(art['ci_low'])}–{_pct(art['ci_high'])})."
+        )
+    if failed:
+        sentences.append(f"Failed checks: {', '.join(failed)}.")
+    return {"label": label, "summary": " ".join(sentences), "evidence": evidence}

@@ -1,0 +1,134 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.regions import REGIONS, regions_from_label_maps
+from audit.scores import (
+    area_fractions,
+    bootstrap_ci,
+    energy_fractions,
+    peak_region,
+    score_images,
+    summarize_attention,
+    tolerance_zone,
+    upsample_map,
+)
+
+BRAIN, TUMOR, SKULL, BG, PAD, ART = range(6)
+
+
+def test_region_order_is_the_documented_one():
+    assert REGIONS == ("brain", "tumor", "skull_band", "background", "padding", "artifact")
+
+
+def test_uniform_map_energy_equals_area():
+    reg = np.zeros((4, 4), int)
+    reg[:, :1] = SKULL  # 4 of 16 pixels
+    reg[0, 3] = ART  # 1 of 16
+    energy = energy_fractions(np.ones((4, 4)), reg)
+    np.testing.assert_allclose(energy, area_fractions(reg))
+    np.testing.assert_allclose(energy[[BRAIN, SKULL, ART]], [11 / 16, 4 / 16, 1 / 16])
+    assert energy.sum() == pytest.approx(1.0)
+
+
+def test_single_pixel_map_and_single_pixel_region():
+    reg = np.full((5, 5), BG)
+    reg[2, 3] = TUMOR
+    cam = np.zeros((5, 5))
+    cam[2, 3] = 7.0
+    energy = energy_fractions(cam, reg)
+    assert energy[TUMOR] == 1.0 and energy.sum() == 1.0
+    assert peak_region(cam, reg) == TUMOR
+
+
+def test_all_zero_map_is_nan_not_zero():
+    reg = np.zeros((3, 3), int)
+    assert np.isnan(energy_fractions(np.zeros((3, 3)), reg)).all()
+    assert peak_region(np.zeros((3, 3)), reg) == -1
+
+
+def test_absent_region_has_zero_area_and_nan_enrichment():
+    reg = np.full((8, 8), BRAIN)
+    maps = np.ones((1, 2, 2), np.float32)
+    row = score_images(maps, reg[None], tolerance_px=0).iloc[0]
+    assert row["energy_brain"] == pytest.approx(1.0)
+    assert row["enrichment_brain"] == pytest.approx(1.0)
+    assert row["area_tumor"] == 0 and math.isnan(row["enrichment_tumor"])
+    assert row["peak_region"] == "brain" and not row["empty_map"]
+
+
+def test_enrichment_known_value():
+    reg = np.full((4, 4), BG)
+    reg[:2, :] = BRAIN  # half the image
+    maps = np.zeros((1, 4, 4), np.float32)
+    maps[0, :2, :] = 3.0  # all energy on brain
+    row = score_images(maps, reg[None], tolerance_px=0).iloc[0]
+    assert row["enrichment_brain"] == pytest.approx(2.0)
+    assert row["energy_off_target"] == pytest.approx(0.0)
+
+
+def test_tolerance_zone_radius():
+    mask = np.zeros((9, 9), bool)
+    mask[4, 4] = True
+    zone = tolerance_zone(mask, 2)
+    rr, cc = np.nonzero(zone)
+    assert zone[4, 4] and zone[2, 4] and zone[4, 6] and not zone[1, 4]
+    assert ((rr - 4) ** 2 + (cc - 4) ** 2 <= 4).all()
+    assert zone.sum() == 13  # lattice points with i^2 + j^2 <= 4
+    assert (tolerance_zone(mask, 0) == mask).all()
+
+
+def test_tolerant_artifact_energy_catches_a_near_miss():
+    reg = np.full((16, 16), BG)
+    reg[0, 15] = ART
+    maps = np.zeros((1, 16, 16), np.float32)
+    maps[0, 2, 13] = 1.0  # two pixels away from the marker
+    row = score_images(maps, reg[None], tolerance_px=3).iloc[0]
+    assert row["energy_artifact"] == 0.0
+    assert row["energy_artifact_tolerant"] == pytest.approx(1.0)
+
+
+def test_upsample_keeps_shape_and_sign():
+    up = upsample_map(np.array([[0, 1], [2, 3]], np.float32), (8, 6))
+    assert up.shape == (8, 6) and up.min() >= 0
+
+
+def test_bootstrap_ci_of_constant_and_of_empty():
+    rng = np.random.default_rng(0)
+    assert bootstrap_ci(np.full(20, 0.3), rng) == pytest.approx((0.3, 0.3, 0.3))
+    assert all(math.isnan(v) for v in bootstrap_ci(np.array([np.nan]), rng))
+    est, lo, hi = bootstrap_ci(np.r_[np.zeros(50), np.ones(50)], rng, n_boot=2000)
+    assert est == 0.5 and 0.38 < lo < 0.5 < hi < 0.62
+
+
+def test_bootstrap_is_seeded():
+    v = np.random.default_rng(1).random(30)
+    assert bootstrap_ci(v, np.random.default_rng(5)) == bootstrap_ci(v, np.random.default_rng(5))
+
+
+def test_summary_groups_and_empty_maps():
+    reg = np.full((2, 4, 4), BRAIN)
+    reg[:, :, :2] = SKULL
+    maps = np.zeros((2, 4, 4), np.float32)
+    maps[0, :, 3] = 1  # all on brain
+    table = score_images(maps, reg, 0)
+    table["label"] = [1, 0]
+    table["correct"] = [True, False]
+    s = summarize_attention(table, ("healthy", "tumor"), np.random.default_rng(0), n_boot=50)
+    assert s["overall"]["n"] == 2 and s["overall"]["n_empty_maps"] == 1
+    assert s["by_correct"]["correct"]["on_anatomy"]["mean"] == pytest.approx(1.0)
+    assert s["by_correct"]["correct"]["off_target_majority_share"]["mean"] == 0.0
+    assert math.isnan(s["by_correct"]["incorrect"]["on_anatomy"]["mean"])
+    assert s["by_class"]["tumor"]["n"] == 1
+
+
+def test_regions_from_label_maps():
+    from audit.data.labels import LABELS
+
+    lab = np.array([[LABELS["scalp"], LABELS["edema"], LABELS["white_matter"], LABELS["artifact"]]], np.uint8)
+    assert regions_from_label_maps(lab).tolist() == [[SKULL, TUMOR, BRAIN, ART]]
+    with pytest.raises(ValueError, match=r"codes not in LABELS: \[200\]"):
+        regions_from_label_maps(np.array([[200]], np.uint8))
+    assert isinstance(pd.DataFrame(), pd.DataFrame)

@@ -1,0 +1,47 @@
+import pytest
+
+from audit.config import VerdictConfig
+from audit.verdict import decide_verdict
+
+CFG = VerdictConfig(anatomy_min=0.6, artifact_max=0.4, off_target_share_max=0.25)
+
+
+def attention(on: float, off_share: float, artifact: float = 0.0) -> dict:
+    ci = lambda m: {"mean": m, "ci_low": m - 0.05, "ci_high": m + 0.05}  # noqa: E731
+    correct = {
+        "n": 100,
+        "n_empty_maps": 0,
+        "on_anatomy": ci(on),
+        "off_target_majority_share": ci(off_share),
+        "energy": {"artifact": ci(artifact)},
+    }
+    return {"by_correct": {"correct": correct}}
+
+
+@pytest.mark.parametrize(
+    ("on", "off", "checks", "label"),
+    [
+        (0.8, 0.1, [], "anatomy"),
+        (0.6, 0.25, [], "anatomy"),  # thresholds are inclusive
+        (0.8, 0.3, [], "mixed"),  # too many off-brain images
+        (0.5, 0.1, [], "mixed"),
+        (0.4, 0.1, [], "artifact"),
+        (0.8, 0.1, [{"name": "x", "status": "fail"}], "mixed"),
+        (0.8, 0.1, [{"name": "x", "status": "fail", "weighs_on_verdict": True}], "artifact"),
+        (0.8, 0.1, [{"name": "x", "status": "error"}], "anatomy"),
+    ],
+)
+def test_rules(on, off, checks, label):
+    assert decide_verdict(attention(on, off), checks, CFG)["label"] == label
+
+
+def test_summary_cites_numbers():
+    v = decide_verdict(attention(0.52, 0.38, artifact=0.2), [], CFG)
+    assert "On 38% of correctly classified images more than half of the Grad-CAM energy" in v["summary"]
+    assert "(95% CI 33%–43%)" in v["summary"]
+    assert "burned-in artifacts: 20%" in v["summary"]
+
+
+def test_no_evidence_is_mixed():
+    v = decide_verdict(attention(float("nan"), float("nan")), [], CFG)
+    assert v["label"] == "mixed" and "no evidence" in v["summary"]
