@@ -1,0 +1,3 @@
+"""Built-in checks (imported by the registry, which registers them)."""
+
+from __future__ import annotations

@@ -1,0 +1,68 @@
+import sys
+import textwrap
+
+import pytest
+
+from audit.checks import Check, CheckResult, available_checks, run_check, validate_params
+
+
+class Boom(Check):
+    name = "boom"
+    params = {"sample": 8, "threshold": 0.5, "label": "x"}
+
+    def run(self, ctx):
+        raise RuntimeError("kaput")
+
+
+def test_a_raising_check_becomes_an_error_result():
+    result = run_check(Boom, ctx=None)
+    assert result.status == "error" and result.headline == "RuntimeError: kaput"
+    assert "Traceback" in result.details and "kaput" in result.details
+
+
+def test_params_are_validated():
+    assert validate_params(Boom, {"sample": 4, "threshold": 1}) == {"sample": 4, "threshold": 1.0, "label": "x"}
+    with pytest.raises(
+        ValueError, match=r"\[checks\.boom\]: unknown parameter 'samples'; allowed: sample, threshold, label"
+    ):
+        validate_params(Boom, {"samples": 4})
+    with pytest.raises(ValueError, match=r"'sample' must be int, got 'many'"):
+        validate_params(Boom, {"sample": "many"})
+    with pytest.raises(ValueError, match=r"'sample' must be int, got True"):
+        validate_params(Boom, {"sample": True})
+
+
+def test_status_is_validated():
+    with pytest.raises(ValueError, match="status must be one of pass, warn, fail, skipped, error"):
+        CheckResult("x", "ok", "h")
+
+
+def test_local_plugin_module_is_discovered(tmp_path, monkeypatch):
+    (tmp_path / "my_checks.py").write_text(
+        textwrap.dedent("""
+        from audit.checks import Check, CheckResult
+
+        class Always(Check):
+            name = "always_pass"
+            title = "Always passes"
+
+            def run(self, ctx):
+                return CheckResult(self.name, "pass", "fine", metrics={"n": 1})
+    """)
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    checks = available_checks(("my_checks",))
+    assert "always_pass" in checks
+    assert run_check(checks["always_pass"], None).status == "pass"
+    sys.modules.pop("my_checks", None)
+    with pytest.raises(ValueError, match="checks.plugins: cannot import 'nope_mod'"):
+        available_checks(("nope_mod",))
+
+
+def test_unknown_check_is_a_clear_error():
+    from audit.config import Config, apply_overrides
+    from audit.pipeline import validate_checks
+
+    cfg = apply_overrides(Config(), ['checks.run=["no_such_check"]'])
+    with pytest.raises(ValueError, match="unknown check 'no_such_check'; available: "):
+        validate_checks(cfg)
