@@ -29,6 +29,7 @@ __all__ = [
     "ModelConfig",
     "RegionsConfig",
     "ReportConfig",
+    "ScoresConfig",
     "TrainConfig",
     "VerdictConfig",
     "apply_overrides",
@@ -111,7 +112,14 @@ class VerdictConfig:
     """At or below this mean energy fraction on brain + tumor the verdict is 'artifact'."""
     off_target_share_max: float = 0.25
     """'anatomy' also needs at most this share of correct images with >50% energy off the brain."""
+
+
+@dataclass(frozen=True)
+class ScoresConfig:
     bootstrap: int = 1000
+    """Bootstrap resamples for every confidence interval."""
+    weak_map_ratio: float = 0.01
+    """A map whose peak is below this fraction of the median peak over the test set is 'weak'."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,7 @@ class Config:
     train: TrainConfig = TrainConfig()
     cam: CamConfig = CamConfig()
     regions: RegionsConfig = RegionsConfig()
+    scores: ScoresConfig = ScoresConfig()
     checks: ChecksConfig = ChecksConfig()
     verdict: VerdictConfig = VerdictConfig()
     report: ReportConfig = ReportConfig()

@@ -33,6 +33,7 @@ __all__ = [
     "summarize_attention",
     "tolerance_zone",
     "upsample_map",
+    "weak_maps",
 ]
 
 OFF_TARGET: tuple[str, ...] = ("skull_band", "background", "padding", "artifact")
@@ -128,6 +129,19 @@ def score_images(maps: np.ndarray, regions: np.ndarray, tolerance_px: int, grid:
     return pd.DataFrame(rows)
 
 
+def weak_maps(maps: np.ndarray, ratio: float) -> np.ndarray:
+    """(N,) bool: map peak < ``ratio`` x the median peak of the non-empty maps (all-zero maps included).
+
+    Such maps hold next to no positive evidence; their energy fractions are dominated by
+    numerical residue and would distort region means.
+    """
+    peaks = maps.reshape(len(maps), -1).max(axis=1) if len(maps) else np.zeros(0)
+    positive = peaks[peaks > 0]
+    if positive.size == 0:
+        return np.ones(len(maps), bool)
+    return peaks < ratio * float(np.median(positive))
+
+
 def bootstrap_ci(
     values: np.ndarray,
     rng: np.random.Generator,
@@ -155,11 +169,14 @@ def _summary(df: pd.DataFrame, rng: np.random.Generator, n_boot: int) -> dict:
         mean, lo, hi = bootstrap_ci(values, rng, n_boot)
         return {"mean": mean, "ci_low": lo, "ci_high": hi}
 
-    scored = df[~df["empty_map"]]
+    excluded = df["empty_map"] | df["weak_map"] if "weak_map" in df else df["empty_map"]
+    scored = df[~excluded]
     on_anatomy = (scored["energy_brain"] + scored["energy_tumor"]).to_numpy()
     return {
         "n": int(len(df)),
         "n_empty_maps": int(df["empty_map"].sum()),
+        "n_weak_maps": int(df["weak_map"].sum()) if "weak_map" in df else 0,
+        "n_scored": int(len(scored)),
         "energy": {r: ci(scored[f"energy_{r}"].to_numpy()) for r in REGIONS},
         "energy_artifact_tolerant": ci(scored["energy_artifact_tolerant"].to_numpy()),
         "on_anatomy": ci(on_anatomy),
@@ -175,7 +192,8 @@ def summarize_attention(
 ) -> dict:
     """Aggregates overall, per true class and per correct/incorrect prediction.
 
-    ``per_image`` needs the columns of :func:`score_images` plus ``label`` and ``correct``.
+    ``per_image`` needs the columns of :func:`score_images` plus ``label`` and ``correct``
+    (and optionally ``weak_map``).  Empty and weak maps are counted, not averaged.
     Each summary gives, with bootstrap 95 % CIs, the mean energy fraction per region,
     ``on_anatomy`` (energy on brain + tumor) and ``off_target_majority_share`` (share of
     images with more than half their energy in :data:`OFF_TARGET` regions).

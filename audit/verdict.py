@@ -51,13 +51,15 @@ def decide_verdict(attention: dict, checks: list[dict], cfg: VerdictConfig, meth
     evidence = {
         "on_anatomy": on,
         "off_target_majority_share": off,
-        "n_correct_scored": correct["n"] - correct["n_empty_maps"],
+        "n_correct_scored": correct["n_scored"],
+        "n_correct_weak_or_empty": correct["n"] - correct["n_scored"],
         "failed_checks": failed,
     }
     if math.isnan(on["mean"]):
         return {
             "label": "mixed",
-            "summary": "No correctly classified image has a non-empty map, so there is no evidence of where the model looks.",
+            "summary": "No correctly classified image has a map with positive evidence, "
+            "so there is no evidence of where the model looks.",
             "evidence": evidence,
         }
     if on["mean"] <= cfg.artifact_max or decisive:
@@ -76,8 +78,12 @@ def decide_verdict(attention: dict, checks: list[dict], cfg: VerdictConfig, meth
     art = correct["energy"]["artifact"]
     if not math.isnan(art["mean"]) and art["mean"] > 0:
         sentences.append(
-            f"Mean energy on burned-in artifacts: {_pct(art['mean'])} (95% CI {_pct(art['ci_low'])}–{_pct(art['ci_high'])})."
+            f"Mean energy on burned-in artifacts: {_pct(art['mean'])} "
+            f"(95% CI {_pct(art['ci_low'])}–{_pct(art['ci_high'])})."
         )
+    weak = correct["n"] - correct["n_scored"]
+    if weak:
+        sentences.append(f"{weak} of {correct['n']} correct images have empty or weak maps and are not counted.")
     if failed:
         sentences.append(f"Failed checks: {', '.join(failed)}.")
     return {"label": label, "summary": " ".join(sentences), "evidence": evidence}

@@ -132,3 +132,26 @@ def test_regions_from_label_maps():
     with pytest.raises(ValueError, match=r"codes not in LABELS: \[200\]"):
         regions_from_label_maps(np.array([[200]], np.uint8))
     assert isinstance(pd.DataFrame(), pd.DataFrame)
+
+
+def test_weak_maps_relative_to_the_median_peak():
+    from audit.scores import weak_maps
+
+    maps = np.zeros((4, 2, 2), np.float32)
+    maps[0, 0, 0], maps[1, 0, 0], maps[2, 0, 0] = 1.0, 2.0, 0.015  # median peak of non-empty maps = 1.0
+    assert weak_maps(maps, 0.01).tolist() == [False, False, False, True]
+    assert weak_maps(maps, 0.02).tolist() == [False, False, True, True]
+    assert weak_maps(np.zeros((2, 2, 2)), 0.01).all()
+
+
+def test_weak_maps_are_counted_not_averaged():
+    reg = np.full((2, 4, 4), BRAIN)
+    reg[:, :, :2] = SKULL
+    maps = np.zeros((2, 4, 4), np.float32)
+    maps[0, :, 3] = 1  # brain
+    maps[1, :, 0] = 1e-6  # skull, weak
+    table = score_images(maps, reg, 0)
+    table["label"], table["correct"], table["weak_map"] = [1, 1], [True, True], [False, True]
+    s = summarize_attention(table, ("healthy", "tumor"), np.random.default_rng(0), n_boot=20)["overall"]
+    assert (s["n"], s["n_weak_maps"], s["n_scored"]) == (2, 1, 1)
+    assert s["energy"]["brain"]["mean"] == 1.0

@@ -11,6 +11,7 @@ def attention(on: float, off_share: float, artifact: float = 0.0) -> dict:
     correct = {
         "n": 100,
         "n_empty_maps": 0,
+        "n_scored": 100,
         "on_anatomy": ci(on),
         "off_target_majority_share": ci(off_share),
         "energy": {"artifact": ci(artifact)},
@@ -40,6 +41,14 @@ def test_summary_cites_numbers():
     assert "On 38% of correctly classified images more than half of the Grad-CAM energy" in v["summary"]
     assert "(95% CI 33%–43%)" in v["summary"]
     assert "burned-in artifacts: 20%" in v["summary"]
+
+
+def test_weak_and_empty_maps_are_reported():
+    att = attention(0.8, 0.1)
+    att["by_correct"]["correct"]["n_scored"] = 60
+    v = decide_verdict(att, [], CFG)
+    assert "40 of 100 correct images have empty or weak maps and are not counted." in v["summary"]
+    assert v["evidence"]["n_correct_weak_or_empty"] == 40
 
 
 def test_no_evidence_is_mixed():
