@@ -1,0 +1,103 @@
+"""Command line: ``python run_audit.py [EXPERIMENT.toml] [options]`` or ``brain-audit``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+
+__all__ = ["EXIT_FAIL_ON", "EXIT_USER_ERROR", "main"]
+
+DEFAULT_EXPERIMENT = "experiments/default.toml"
+EXIT_USER_ERROR = 2
+EXIT_FAIL_ON = 3
+_SEVERITY = {"anatomy": 0, "mixed": 1, "artifact": 2}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="brain-audit",
+        description="Audit where a brain-MRI classifier looks: train (or load) it, compute CAMs for the "
+        "whole test set, score them against region masks, run sanity checks, write an HTML report.",
+        epilog=f"Exit codes: 0 success; {EXIT_USER_ERROR} user error (bad path, key or value); "
+        f"{EXIT_FAIL_ON} the verdict reached the --fail-on level; 1 internal error.",
+    )
+    p.add_argument(
+        "experiment",
+        nargs="?",
+        default=DEFAULT_EXPERIMENT,
+        help=f"experiment TOML file (default: {DEFAULT_EXPERIMENT})",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config key, type-checked; VALUE is a TOML value (repeatable), "
+        "e.g. --set train.epochs=3 --set cam.layer=conv3",
+    )
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: reports/<experiment name>/)")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="recompute the selected stages even if cached (with --only: that stage alone)",
+    )
+    p.add_argument(
+        "--only",
+        metavar="STAGE",
+        help="run this stage (and whatever upstream stages it needs) and stop; "
+        "stages: data, train, predict, cam, regions, scores, checks, report",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=["artifact", "mixed"],
+        help=f"exit with code {EXIT_FAIL_ON} if the verdict is this or worse "
+        "(mixed: mixed or artifact), to gate a CI pipeline",
+    )
+    p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info/warning chatter
+    try:
+        from audit.config import ConfigError, load_config
+
+        try:
+            cfg = load_config(args.experiment, args.overrides)
+        except ConfigError as exc:
+            return _user_error(str(exc), args.debug)
+        out = args.out or Path("reports") / cfg.experiment.name
+        from audit.pipeline import run_pipeline
+
+        try:
+            result = run_pipeline(cfg, out, fresh=args.fresh, only=args.only)
+        except (ValueError, FileNotFoundError) as exc:
+            return _user_error(str(exc), args.debug)
+    except KeyboardInterrupt:
+        print("brain-audit: interrupted; completed stages stay cached", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal error: one line unless --debug
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(
+                f"brain-audit: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+                file=sys.stderr,
+            )
+        return 1
+    if args.fail_on and result.verdict and _SEVERITY[result.verdict] >= _SEVERITY[args.fail_on]:
+        print(f"brain-audit: verdict '{result.verdict}' reaches --fail-on {args.fail_on}", file=sys.stderr)
+        return EXIT_FAIL_ON
+    return 0
+
+
+def _user_error(message: str, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    print(f"brain-audit: error: {message}", file=sys.stderr)
+    return EXIT_USER_ERROR

@@ -1,0 +1,596 @@
+"""The audit harness: stages data -> train -> predict -> cam -> regions -> scores -> checks -> report.
+
+Each stage is a plain function ``stage_<name>(config, *inputs) -> output`` that can
+be called and tested alone.  The harness adds the cache: a stage's output is
+saved under ``<out>/cache/<stage>-<key>/``, where ``key`` hashes the config
+values the stage depends on, the keys of its upstream stages and the package
+version.  Entries are written into a ``.partial-<pid>`` folder that is renamed
+into place only when complete, so a run killed at any point (even ``kill -9``)
+leaves no entry that a later run could mistake for a finished one; the next run
+removes the leftovers and redoes only what is missing.
+
+The report stage is never cached: it is cheap and writes the run's outputs
+(``report.html``, ``results.json``, ``per_image.csv``, ``config.toml``) into ``<out>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import audit
+from audit.config import Config, config_to_dict, config_to_toml
+from audit.data.dataset import Dataset, load_dataset, save_dataset
+from audit.io import write_text_atomic
+from audit.progress import say
+from audit.regions import REGIONS, regions_from_label_maps
+from audit.results import validate_results
+
+__all__ = ["STAGES", "RunResult", "StageSpec", "run_pipeline", "stage_keys"]
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def stage_data(cfg: Config) -> Dataset:
+    """Build the dataset and its train/val/test split."""
+    from audit.data.synthetic import generate_dataset
+
+    d = cfg.data
+    rng = np.random.default_rng([cfg.experiment.seed, 1])
+    return generate_dataset(
+        d.n_images, d.image_size, rng, d.tumor_fraction, d.marker_p, d.min_tumor_area, d.test_fraction, d.val_fraction
+    )
+
+
+@dataclass
+class Trained:
+    model: Any
+    history: dict[str, list[float]]
+    best_epoch: int
+
+
+def stage_train(cfg: Config, ds: Dataset) -> Trained:
+    """Train the configured architecture on the train split, early-stopped on val."""
+    from audit.model import build_model, train_model
+
+    tr, va = ds.indices("train"), ds.indices("val")
+    model = build_model(
+        cfg.model.architecture, ds.images.shape[1:], len(ds.class_names), cfg.model.width, cfg.model.dense_units
+    )
+    result = train_model(
+        model,
+        ds.images[tr],
+        ds.labels[tr],
+        ds.images[va],
+        ds.labels[va],
+        epochs=cfg.train.epochs,
+        batch_size=cfg.train.batch_size,
+        learning_rate=cfg.train.learning_rate,
+        patience=cfg.train.patience,
+        seed=cfg.experiment.seed,
+    )
+    return Trained(result.model, result.history, result.best_epoch)
+
+
+@dataclass
+class Predictions:
+    """Test-set predictions: proba (N, K), metrics dict."""
+
+    proba: np.ndarray
+    metrics: dict
+
+
+def stage_predict(cfg: Config, ds: Dataset, trained: Trained) -> Predictions:
+    """Class probabilities and classification metrics on the test split."""
+    from audit.model import classification_metrics, predict_proba
+
+    te = ds.indices("test")
+    proba = predict_proba(trained.model, ds.images[te], cfg.cam.batch_size)
+    return Predictions(proba, classification_metrics(ds.labels[te], proba, ds.class_names))
+
+
+def stage_cam(cfg: Config, ds: Dataset, trained: Trained):
+    """CAMs of every test image, at the explained layer's resolution."""
+    from audit.cam import compute_cams
+    from audit.cam.geometry import stretch_grid
+
+    te = ds.indices("test")
+    targets = ds.labels[te] if cfg.cam.target == "true" else None
+    result = compute_cams(trained.model, ds.images[te], cfg.cam.method, cfg.cam.layer, targets, cfg.cam.batch_size)
+    if cfg.cam.upsample == "stretch":
+        result.grid = stretch_grid(result.maps.shape[1:], ds.images.shape[1:3])
+    return result
+
+
+def stage_regions(cfg: Config, ds: Dataset) -> np.ndarray:
+    """Region index maps (N_test, H, W) of :data:`audit.regions.REGIONS`."""
+    if ds.label_maps is None:
+        raise ValueError("this dataset has no region masks, and estimating them is not implemented yet")
+    return regions_from_label_maps(ds.label_maps[ds.indices("test")])
+
+
+@dataclass
+class Scores:
+    per_image: pd.DataFrame
+    attention: dict
+
+
+def stage_scores(cfg: Config, ds: Dataset, preds: Predictions, cams, regions: np.ndarray) -> Scores:
+    """Per-image attention scores and their aggregates with bootstrap CIs."""
+    from audit.scores import score_images, summarize_attention, weak_maps
+
+    te = ds.indices("test")
+    pred = preds.proba.argmax(axis=1)
+    table = ds.meta.iloc[te].reset_index(drop=True)
+    table.insert(1, "label", ds.labels[te])
+    table.insert(2, "predicted", pred)
+    table.insert(3, "predicted_class", [ds.class_names[k] for k in pred])
+    table.insert(4, "correct", pred == ds.labels[te])
+    for k, name in enumerate(ds.class_names):
+        table[f"prob_{name}"] = preds.proba[:, k]
+    table["cam_target"] = cams.targets
+    table = pd.concat([table, score_images(cams.maps, regions, cfg.regions.tolerance_px, cams.grid)], axis=1)
+    table["weak_map"] = weak_maps(cams.maps, cfg.scores.weak_map_ratio)
+    rng = np.random.default_rng([cfg.experiment.seed, 2])
+    attention = summarize_attention(table, ds.class_names, rng, cfg.scores.bootstrap)
+    attention["method"] = cams.method
+    attention["layer"] = cams.layer
+    return Scores(table, attention)
+
+
+def stage_checks(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions, cams, regions, scores: Scores) -> list:
+    """Run the configured checks; a failing plugin becomes an ``error`` result."""
+    from audit.cam import CamEngine
+    from audit.checks import CheckContext, available_checks, run_check, validate_params
+
+    checks = available_checks(cfg.checks.plugins)
+    results = []
+    if not cfg.checks.run:
+        return results
+    engine = CamEngine(trained.model, cfg.cam.layer)
+    te = ds.indices("test")
+    for i, name in enumerate(cfg.checks.run):
+        cls = checks[name]
+        ctx = CheckContext(
+            images=ds.images[te],
+            labels=ds.labels[te],
+            regions=regions,
+            class_names=ds.class_names,
+            model=trained.model,
+            proba=preds.proba,
+            cams=cams,
+            cam_engine=engine,
+            per_image=scores.per_image,
+            config=cfg,
+            params=validate_params(cls, cfg.checks.params.get(name, {})),
+            rng=np.random.default_rng([cfg.experiment.seed, 3, i]),
+        )
+        result = run_check(cls, ctx)
+        say(f"  check {name}: {result.status} ({result.seconds:.1f} s) {result.headline}")
+        results.append(result)
+    return results
+
+
+def validate_checks(cfg: Config) -> None:
+    """Fail early, before any training, on unknown checks or bad check parameters."""
+    from audit.checks import available_checks, validate_params
+
+    checks = available_checks(cfg.checks.plugins)
+    for name in (*cfg.checks.run, *cfg.checks.params):
+        if name not in checks:
+            raise ValueError(f"unknown check {name!r}; available: {', '.join(sorted(checks)) or '(none)'}")
+    for name, params in cfg.checks.params.items():
+        validate_params(checks[name], params)
+
+
+# ----------------------------------------------------------------------------- persistence
+
+
+def _save_data(ds: Dataset, folder: Path) -> None:
+    save_dataset(ds, folder)
+
+
+def _save_train(t: Trained, folder: Path) -> None:
+    t.model.save(folder / "model.keras")
+    (folder / "history.json").write_text(json.dumps({"history": t.history, "best_epoch": t.best_epoch}))
+
+
+def _load_train(folder: Path) -> Trained:
+    import keras
+
+    info = json.loads((folder / "history.json").read_text())
+    return Trained(keras.models.load_model(folder / "model.keras"), info["history"], info["best_epoch"])
+
+
+def _save_predict(p: Predictions, folder: Path) -> None:
+    np.save(folder / "proba.npy", p.proba)
+    (folder / "metrics.json").write_text(json.dumps(p.metrics))
+
+
+def _load_predict(folder: Path) -> Predictions:
+    return Predictions(np.load(folder / "proba.npy"), json.loads((folder / "metrics.json").read_text()))
+
+
+def _save_cam(c, folder: Path) -> None:
+    np.savez(folder / "cams.npz", maps=c.maps, targets=c.targets, empty=c.empty)
+    info = {"method": c.method, "layer": c.layer, "seconds": c.seconds, "grid": c.grid.as_dict()}
+    (folder / "cams.json").write_text(json.dumps(info))
+
+
+def _load_cam(folder: Path):
+    from audit.cam import CamResult
+    from audit.cam.geometry import Grid
+
+    info = json.loads((folder / "cams.json").read_text())
+    with np.load(folder / "cams.npz") as z:
+        return CamResult(
+            z["maps"], z["targets"], z["empty"], info["method"], info["layer"], info["seconds"], Grid(**info["grid"])
+        )
+
+
+def _save_regions(r: np.ndarray, folder: Path) -> None:
+    np.savez_compressed(folder / "regions.npz", regions=r)
+
+
+def _load_regions(folder: Path) -> np.ndarray:
+    with np.load(folder / "regions.npz") as z:
+        return z["regions"]
+
+
+def _save_scores(s: Scores, folder: Path) -> None:
+    s.per_image.to_pickle(folder / "per_image.pkl")
+    (folder / "attention.json").write_text(json.dumps(s.attention))
+
+
+def _load_scores(folder: Path) -> Scores:
+    return Scores(pd.read_pickle(folder / "per_image.pkl"), json.loads((folder / "attention.json").read_text()))
+
+
+def _save_checks(results: list, folder: Path) -> None:
+    rows = []
+    for i, r in enumerate(results):
+        tables = {}
+        for j, (title, df) in enumerate(r.tables.items()):
+            fname = f"table-{i}-{j}.pkl"
+            df.to_pickle(folder / fname)
+            tables[title] = fname
+        figures = {}
+        for j, (title, png) in enumerate(r.figures.items()):
+            fname = f"figure-{i}-{j}.png"
+            (folder / fname).write_bytes(png)
+            figures[title] = fname
+        rows.append(
+            {
+                "name": r.name,
+                "status": r.status,
+                "headline": r.headline,
+                "metrics": r.metrics,
+                "details": r.details,
+                "weighs_on_verdict": r.weighs_on_verdict,
+                "seconds": r.seconds,
+                "tables": tables,
+                "figures": figures,
+            }
+        )
+    (folder / "checks.json").write_text(json.dumps(rows, default=float))
+
+
+def _load_checks(folder: Path) -> list:
+    from audit.checks import CheckResult
+
+    out = []
+    for row in json.loads((folder / "checks.json").read_text()):
+        tables = {t: pd.read_pickle(folder / f) for t, f in row.pop("tables").items()}
+        figures = {t: (folder / f).read_bytes() for t, f in row.pop("figures").items()}
+        out.append(CheckResult(**row, tables=tables, figures=figures))
+    return out
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A cached stage: what it reads from the config and from upstream, and how it persists."""
+
+    name: str
+    depends: tuple[str, ...]  # "section" or "section.key"
+    upstream: tuple[str, ...]
+    compute: Callable[..., Any]
+    save: Callable[[Any, Path], None]
+    load: Callable[[Path], Any]
+
+
+STAGES: dict[str, StageSpec] = {
+    s.name: s
+    for s in (
+        StageSpec("data", ("experiment.seed", "data"), (), stage_data, _save_data, load_dataset),
+        StageSpec("train", ("experiment.seed", "model", "train"), ("data",), stage_train, _save_train, _load_train),
+        StageSpec("predict", ("cam.batch_size",), ("data", "train"), stage_predict, _save_predict, _load_predict),
+        StageSpec("cam", ("cam",), ("data", "train"), stage_cam, _save_cam, _load_cam),
+        StageSpec("regions", (), ("data",), stage_regions, _save_regions, _load_regions),
+        StageSpec(
+            "scores",
+            ("experiment.seed", "regions", "scores"),
+            ("data", "predict", "cam", "regions"),
+            stage_scores,
+            _save_scores,
+            _load_scores,
+        ),
+        StageSpec(
+            "checks",
+            ("experiment.seed", "checks", "cam"),
+            ("data", "train", "predict", "cam", "regions", "scores"),
+            stage_checks,
+            _save_checks,
+            _load_checks,
+        ),
+    )
+}
+STAGE_ORDER: tuple[str, ...] = (*STAGES, "report")
+
+
+def _config_value(raw: dict, dotted: str) -> Any:
+    section, _, key = dotted.partition(".")
+    return raw[section][key] if key else raw[section]
+
+
+def stage_keys(cfg: Config) -> dict[str, str]:
+    """Cache key of every cached stage (16 hex digits)."""
+    raw = config_to_dict(cfg)
+    keys: dict[str, str] = {}
+    for name, spec in STAGES.items():
+        payload = {
+            "stage": name,
+            "version": audit.__version__,
+            "config": {d: _config_value(raw, d) for d in spec.depends},
+            "upstream": {u: keys[u] for u in spec.upstream},
+        }
+        keys[name] = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return keys
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_partials(cache: Path) -> None:
+    for p in cache.glob("*.partial-*"):
+        pid = p.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid() or not _pid_alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _needed(only: str | None) -> list[str]:
+    if only is None:
+        return list(STAGE_ORDER)
+    if only not in STAGE_ORDER:
+        raise ValueError(f"unknown stage {only!r}; stages: {', '.join(STAGE_ORDER)}")
+    if only == "report":
+        return list(STAGE_ORDER)
+    need = {only}
+    for name in reversed(list(STAGES)):
+        if name in need:
+            need.update(STAGES[name].upstream)
+    return [s for s in STAGES if s in need]
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclass
+class RunResult:
+    out: Path
+    results: dict | None
+    verdict: str | None
+    stage_status: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _set_determinism(seed: int) -> None:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def _git_commit() -> str | None:
+    try:
+        root = Path(audit.__file__).resolve().parent.parent
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def versions() -> dict[str, str | None]:
+    import keras
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "package": audit.__version__,
+        "git_commit": _git_commit(),
+    }
+
+
+def build_results(
+    cfg: Config, outputs: dict, verdict: dict, timings: dict, status: dict, compute_seconds: dict
+) -> dict:
+    """The results contract (README, "results.json")."""
+    ds: Dataset = outputs["data"]
+    trained: Trained = outputs["train"]
+    preds: Predictions = outputs["predict"]
+    cams = outputs["cam"]
+    m = preds.metrics
+    return {
+        "schema_version": 1,
+        "experiment": cfg.experiment.name,
+        "config": config_to_dict(cfg),
+        "dataset": {
+            "source": cfg.data.source,
+            "n_train": int(len(ds.indices("train"))),
+            "n_val": int(len(ds.indices("val"))),
+            "n_test": int(len(ds.indices("test"))),
+            "classes": list(ds.class_names),
+            "class_counts": {part: ds.class_counts(part) for part in ("train", "val", "test")},
+            "image_shape": list(ds.images.shape[1:]),
+            "skipped": list(ds.skipped),
+        },
+        "model": {
+            "architecture": cfg.model.architecture,
+            "params": int(trained.model.count_params()),
+            "best_epoch": trained.best_epoch,
+            "epochs_run": len(trained.history.get("loss", [])),
+            "history": trained.history,
+            **{
+                k: m[k]
+                for k in (
+                    "test_accuracy",
+                    "balanced_accuracy",
+                    "f1_macro",
+                    "roc_auc",
+                    "ece",
+                    "confusion_matrix",
+                    "per_class",
+                )
+            },
+        },
+        "cam": {
+            "method": cams.method,
+            "layer": cams.layer,
+            "target": cfg.cam.target,
+            "n_images": int(len(cams.maps)),
+            "map_shape": list(cams.maps.shape[1:]),
+            "n_empty_maps": int(cams.empty.sum()),
+            "grid": cams.grid.as_dict(),
+            "seconds": float(cams.seconds),
+            "images_per_second": float(cams.images_per_second),
+        },
+        "attention": outputs["scores"].attention,
+        "checks": [
+            {"name": c.name, "status": c.status, "headline": c.headline, "metrics": c.metrics, "seconds": c.seconds}
+            for c in outputs["checks"]
+        ],
+        "verdict": verdict,
+        "timings": dict(timings),
+        "stage_status": dict(status),
+        "stage_compute_seconds": dict(compute_seconds),
+        "versions": versions(),
+        "regions": list(REGIONS),
+    }
+
+
+def run_pipeline(cfg: Config, out: Path, *, fresh: bool = False, only: str | None = None) -> RunResult:
+    """Run (or resume) the audit into ``out``.
+
+    Parameters
+    ----------
+    fresh : recompute the selected stages even when cached (with ``only``: that stage
+        alone; upstream stages are still taken from the cache).
+    only : run this stage, plus whatever upstream it needs, and stop.
+    """
+    validate_checks(cfg)
+    needed = _needed(only)
+    out = Path(out)
+    cache = out / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(cache)
+    keys = stage_keys(cfg)
+    _set_determinism(cfg.experiment.seed)
+
+    outputs: dict[str, Any] = {}
+    status: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    compute_seconds: dict[str, float] = {}
+    for name in needed:
+        if name == "report":
+            continue
+        spec = STAGES[name]
+        entry = cache / f"{name}-{keys[name]}"
+        recompute = fresh and (only is None or only == name)
+        t0 = time.perf_counter()
+        if entry.is_dir() and (entry / "_complete.json").is_file() and not recompute:
+            outputs[name] = spec.load(entry)
+            status[name] = "cached"
+            compute_seconds[name] = json.loads((entry / "_complete.json").read_text())["seconds"]
+        else:
+            inputs = [outputs[u] for u in spec.upstream]
+            say(f"[{name}] running ...")
+            outputs[name] = spec.compute(cfg, *inputs)
+            compute_seconds[name] = time.perf_counter() - t0
+            partial = cache / f"{name}-{keys[name]}.partial-{os.getpid()}"
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            spec.save(outputs[name], partial)
+            (partial / "_complete.json").write_text(
+                json.dumps({"stage": name, "key": keys[name], "seconds": compute_seconds[name]})
+            )
+            if entry.exists():  # --fresh: replace the old entry
+                shutil.rmtree(entry)
+            os.rename(partial, entry)
+            status[name] = "computed"
+        timings[name] = time.perf_counter() - t0
+        note = f"cached, computed earlier in {compute_seconds[name]:.1f} s" if status[name] == "cached" else "computed"
+        say(f"[{name}] {timings[name]:.1f} s ({note}; key {keys[name]})")
+
+    if "report" not in needed:
+        return RunResult(out, None, None, status, timings)
+
+    from audit.report.render import write_outputs
+    from audit.verdict import decide_verdict
+
+    t0 = time.perf_counter()
+    checks = outputs["checks"]
+    check_dicts = [{"name": c.name, "status": c.status, "weighs_on_verdict": c.weighs_on_verdict} for c in checks]
+    verdict = decide_verdict(
+        outputs["scores"].attention, check_dicts, cfg.verdict, _METHOD_TITLES.get(cfg.cam.method, cfg.cam.method)
+    )
+    results = build_results(cfg, outputs, verdict, timings, status, compute_seconds)
+    problems = validate_results(json.loads(json.dumps(results, default=_json_default)))
+    if problems:  # a broken contract is a bug here, not a user error
+        raise RuntimeError("results.json does not follow the contract: " + "; ".join(problems))
+    write_outputs(out, cfg, results, outputs)
+    timings["report"] = time.perf_counter() - t0
+    results["timings"]["report"] = timings["report"]
+    write_text_atomic(out / "results.json", json.dumps(results, indent=2, default=_json_default))
+    say(f"[report] {timings['report']:.1f} s -> {out / 'report.html'}")
+    say(f"verdict: {verdict['label']}: {verdict['summary']}")
+    return RunResult(out, results, verdict["label"], status, timings)
+
+
+_METHOD_TITLES = {"gradcam": "Grad-CAM"}
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def resolved_config_text(cfg: Config) -> str:
+    return f"# Resolved configuration written by brain-audit {audit.__version__}\n" + config_to_toml(cfg)
