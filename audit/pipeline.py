@@ -51,7 +51,15 @@ def stage_data(cfg: Config) -> Dataset:
     d = cfg.data
     rng = np.random.default_rng([cfg.experiment.seed, 1])
     return generate_dataset(
-        d.n_images, d.image_size, rng, d.tumor_fraction, d.marker_p, d.min_tumor_area, d.test_fraction, d.val_fraction
+        d.n_images,
+        d.image_size,
+        rng,
+        d.tumor_fraction,
+        d.marker_p,
+        d.min_tumor_area,
+        d.test_fraction,
+        d.val_fraction,
+        show_progress=True,
     )
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from audit.data.dataset import Dataset, split_indices
 from audit.data.labels import LABELS
+from audit.progress import progress
 
 __all__ = ["CLASS_NAMES", "generate_dataset", "generate_slice"]
 
@@ -163,6 +164,7 @@ def generate_dataset(
     min_tumor_area: int = 30,
     test_fraction: float = 0.3,
     val_fraction: float = 0.15,
+    show_progress: bool = False,
 ) -> Dataset:
     """A labelled phantom dataset with a stratified split.
 
@@ -190,7 +192,8 @@ def generate_dataset(
     images = np.empty((n_images, size, size, 1), np.float32)
     label_maps = np.empty((n_images, size, size), np.uint8)
     rows = []
-    for i in range(n_images):
+    indices = progress(range(n_images), n_images, "phantoms") if show_progress else range(n_images)
+    for i in indices:
         img, lab, info = generate_slice(rng, size, bool(labels[i]), bool(markers[i]), min_tumor_area)
         images[i, ..., 0] = img
         label_maps[i] = lab
