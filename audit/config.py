@@ -51,14 +51,42 @@ class ExperimentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
+    """The dataset; ``source = "synthetic"`` is the phantom generator (:mod:`audit.data.synthetic`)."""
+
     source: Literal["synthetic"] = "synthetic"
     n_images: int = 1000
     image_size: int = 128
+    classes: Literal["binary", "four"] = "binary"
+    """binary: healthy / tumor; four: glioma, meningioma, notumor, pituitary."""
+    tumor_kinds: tuple[str, ...] = ("glioma", "meningioma")
+    """Tumor kinds drawn for the binary tumor class."""
     tumor_fraction: float = 0.5
-    marker_p: float = 0.0
-    """How strongly the burned-in corner marker is tied to the tumor label (0..1)."""
+    """Share of tumor slices (binary only; four classes are balanced)."""
+    plane: Literal["axial", "coronal", "sagittal"] = "axial"
+    levels: tuple[float, ...] = (0.35, 0.8)
+    """Slice levels as fractions of the brain's extent along the plane's axis (low, high)."""
+    contrasts: tuple[str, ...] = ("t1", "t1c", "t2", "flair")
     min_tumor_area: int = 30
-    """Minimum visible tumor pixels on a positive slice."""
+    """Minimum visible tumor pixels (core + enhancing) on a tumor slice."""
+    artifacts: tuple[str, ...] = ()
+    """Enabled artifacts: marker, frame, padding, zoom, intensity, noise, ghost."""
+    tie_class: str = ""
+    """Class the artifacts go with ('' = tumor for binary, glioma for four classes)."""
+    marker_p: float = 0.0
+    frame_p: float = 0.0
+    padding_p: float = 0.0
+    zoom_p: float = 0.0
+    intensity_p: float = 0.0
+    noise_p: float = 0.0
+    ghost_p: float = 0.0
+    artifacts_over_brain: bool = False
+    """Let burned-in artifacts cover brain pixels (off: they are drawn outside the brain only)."""
+    n_sites: int = 0
+    """Simulated scanners (0: none)."""
+    site_p: float = 0.0
+    """Tie of site to class, like an artifact's p."""
+    site_marker: bool = True
+    """Each site burns its name into its own corner."""
     test_fraction: float = 0.3
     val_fraction: float = 0.15
 

@@ -48,19 +48,8 @@ def stage_data(cfg: Config) -> Dataset:
     """Build the dataset and its train/val/test split."""
     from audit.data.synthetic import generate_dataset
 
-    d = cfg.data
     rng = np.random.default_rng([cfg.experiment.seed, 1])
-    return generate_dataset(
-        d.n_images,
-        d.image_size,
-        rng,
-        d.tumor_fraction,
-        d.marker_p,
-        d.min_tumor_area,
-        d.test_fraction,
-        d.val_fraction,
-        show_progress=True,
-    )
+    return generate_dataset(cfg.data, rng, show_progress=True)
 
 
 @dataclass

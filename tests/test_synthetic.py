@@ -1,79 +1,189 @@
+"""The phantom generator: exact masks, planted artifacts, determinism, knobs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
 import numpy as np
 import pytest
+from scipy.ndimage import label as connected
 from scipy.stats import chi2_contingency
 
+from audit.config import DataConfig
+from audit.data.artifacts import ARTIFACTS
 from audit.data.labels import LABELS
-from audit.data.synthetic import generate_dataset
+from audit.data.synthetic import export_png_tree, generate_dataset
 
-BRAIN_CODES = [LABELS[k] for k in ("csf", "grey_matter", "white_matter", "tumor_core", "enhancing_tumor", "edema")]
-TUMOR_CODES = [LABELS[k] for k in ("tumor_core", "enhancing_tumor")]
+TUMOR = [LABELS[k] for k in ("tumor_core", "enhancing_tumor")]
+BRAIN = [LABELS[k] for k in ("grey_matter", "white_matter")]
+
+
+def make(n=24, size=96, seed=0, **kw):
+    cfg = dataclasses.replace(DataConfig(n_images=n, image_size=size, min_tumor_area=15), **kw)
+    return generate_dataset(cfg, np.random.default_rng(seed), workers=1)
 
 
 @pytest.fixture(scope="module")
 def ds():
-    return generate_dataset(40, 64, np.random.default_rng(0), marker_p=0.5, min_tumor_area=20)
+    return make(40, 128, artifacts=("marker", "frame", "ghost", "noise", "intensity"), marker_p=0.5, n_sites=2)
+
+
+def outside_skull(lab: np.ndarray) -> np.ndarray:
+    """Pixels reachable from the image border without crossing skull or scalp."""
+    open_ = ~np.isin(lab, [LABELS["skull"], LABELS["scalp"]])
+    comps, _ = connected(open_)
+    border = np.unique(np.r_[comps[0], comps[-1], comps[:, 0], comps[:, -1]])
+    return np.isin(comps, border[border > 0])
 
 
 def test_shapes_types_and_range(ds):
-    assert ds.images.shape == (40, 64, 64, 1) and ds.images.dtype == np.float32
+    assert ds.images.shape == (40, 128, 128, 1) and ds.images.dtype == np.float32
     assert 0 <= ds.images.min() and ds.images.max() <= 1
-    assert ds.label_maps.shape == (40, 64, 64) and ds.label_maps.dtype == np.uint8
+    assert ds.label_maps.shape == (40, 128, 128) and ds.label_maps.dtype == np.uint8
     assert set(np.unique(ds.label_maps)) <= set(LABELS.values())
     assert ds.class_names == ("healthy", "tumor")
 
 
-def test_masks_are_consistent(ds):
+def test_every_image_has_a_skull_ring_and_brain(ds):
+    for lab in ds.label_maps:
+        assert (lab == LABELS["skull"]).sum() > 100 and np.isin(lab, BRAIN).sum() > 1000
+
+
+def test_tumor_and_brain_lie_inside_the_skull(ds):
     for lab, y, row in zip(ds.label_maps, ds.labels, ds.meta.itertuples(), strict=True):
-        tumor_px = np.isin(lab, TUMOR_CODES)
-        assert (tumor_px.sum() >= 20) == bool(y) and (tumor_px.sum() > 0) == bool(y)
-        assert row.tumor_area == tumor_px.sum()
-        # Every tumor and edema pixel lies inside the area enclosed by the skull.
-        head = lab != LABELS["background"]
-        inner = np.isin(lab, BRAIN_CODES)
-        assert inner.sum() > 0 and head.sum() > inner.sum()
+        tumor = np.isin(lab, TUMOR)
+        assert (tumor.sum() >= 15) == bool(y) and row.tumor_area == tumor.sum()
+        out = outside_skull(lab)
+        assert not (out & np.isin(lab, BRAIN + TUMOR + [LABELS["edema"]])).any()
+
+
+def test_artifacts_are_recorded_boxed_and_off_the_brain(ds):
+    for lab, row in zip(ds.label_maps, ds.meta.itertuples(), strict=True):
         art = lab == LABELS["artifact"]
-        assert art.any() == row.marker
-        if row.marker:
-            r0, c0, r1, c1 = map(int, row.marker_box.split(","))
-            rr, cc = np.nonzero(art)
-            assert rr.min() >= r0 and rr.max() < r1 and cc.min() >= c0 and cc.max() < c1
+        boxed = np.zeros_like(art)
+        for name in ("marker", "frame", "ghost", "site_marker"):
+            box = getattr(row, f"{name}_box")
+            assert bool(box) == getattr(row, name)
+            if box:
+                r0, c0, r1, c1 = map(int, box.split(","))
+                boxed[r0:r1, c0:c1] = True
+        assert not (art & ~boxed).any()  # every artifact pixel is inside a recorded box
+        assert art.any() == any(getattr(row, n) for n in ("marker", "frame", "ghost", "site_marker"))
+        assert (art <= outside_skull(lab) | np.isin(lab, [LABELS["artifact"]])).all()
+        assert row.noise_box in ("", "global") and row.intensity_box in ("", "global")
 
 
-def test_same_seed_same_arrays_other_seed_differs():
-    a = generate_dataset(12, 48, np.random.default_rng(7))
-    b = generate_dataset(12, 48, np.random.default_rng(7))
-    c = generate_dataset(12, 48, np.random.default_rng(8))
+def test_same_seed_same_arrays_any_worker_count():
+    kw = dict(artifacts=("marker", "zoom", "padding"), marker_p=0.3, n_sites=2, site_p=0.5)
+    a, b, c = make(seed=7, **kw), make(seed=7, **kw), make(seed=8, **kw)
     assert np.array_equal(a.images, b.images) and np.array_equal(a.label_maps, b.label_maps)
-    assert (a.split == b.split).all() and not np.array_equal(a.images, c.images)
+    assert a.meta.equals(b.meta) and (a.split == b.split).all()
+    assert not np.array_equal(a.images, c.images)
+    cfg = DataConfig(n_images=24, image_size=64, min_tumor_area=10, **kw)
+    one = generate_dataset(cfg, np.random.default_rng(3), workers=1)
+    two = generate_dataset(cfg, np.random.default_rng(3), workers=2)
+    assert np.array_equal(one.images, two.images) and one.meta.equals(two.meta)
 
 
-def _table(ds):
-    return np.array([[np.sum((ds.labels == y) & (ds.meta.marker == m)) for m in (False, True)] for y in (0, 1)])
+def _association_p_value(present: np.ndarray, tied: np.ndarray) -> float:
+    table = np.array(
+        [[np.sum(tied & present), np.sum(tied & ~present)], [np.sum(~tied & present), np.sum(~tied & ~present)]]
+    )
+    return chi2_contingency(table)[1]
 
 
-def test_marker_tie_strength():
-    full = generate_dataset(60, 40, np.random.default_rng(1), marker_p=1.0)
-    assert (full.meta.marker.to_numpy() == (full.labels == 1)).all()
-    free = generate_dataset(400, 40, np.random.default_rng(2), marker_p=0.0)
-    assert chi2_contingency(_table(free))[1] > 0.01
+@pytest.mark.parametrize("name", sorted(ARTIFACTS))
+def test_tie_strength_one_is_perfect(name):
+    full = make(24, 48, artifacts=(name,), **{f"{name}_p": 1.0})
+    assert (full.meta[name].to_numpy() == (full.labels == 1)).all()
 
 
-def test_split_is_stratified(ds):
-    counts = ds.class_counts("test")
-    assert counts == {"healthy": 6, "tumor": 6}
+def test_tie_strength_zero_is_chance():
+    names = tuple(sorted(ARTIFACTS))
+    free = make(200, 40, seed=1, artifacts=names, n_sites=2, site_p=0.0)
+    tumor = free.labels == 1
+    for name in names:
+        assert 0.3 < free.meta[name].mean() < 0.7
+        assert _association_p_value(free.meta[name].to_numpy(), tumor) > 0.01, name
+    assert _association_p_value(free.meta["site"].to_numpy() == "SITE B", tumor) > 0.01
+
+
+def test_assign_presence_rates():
+    from audit.data.artifacts import assign_presence
+
+    tied = np.arange(20000) % 2 == 0
+    present = assign_presence(tied, 0.5, np.random.default_rng(0))
+    assert present[tied].mean() == pytest.approx(0.75, abs=0.02)
+    assert present[~tied].mean() == pytest.approx(0.25, abs=0.02)
+
+
+def test_site_tie_strength_one_is_perfect():
+    full = make(24, 48, n_sites=2, site_p=1.0)
+    assert (full.meta["site"].to_numpy() == np.where(full.labels == 0, "SITE A", "SITE B")).all()
+
+
+@pytest.mark.parametrize("contrast", ["t1", "t1c", "t2", "flair"])
+def test_contrasts_differ_in_the_expected_direction(contrast):
+    d = make(8, 64, contrasts=(contrast,), tumor_fraction=0.0)
+    img, lab = d.images[..., 0], d.label_maps
+    csf = img[lab == LABELS["csf"]].mean()
+    wm = img[lab == LABELS["white_matter"]].mean()
+    assert (csf > wm) == (contrast == "t2")
+
+
+@pytest.mark.parametrize("plane", ["axial", "coronal", "sagittal"])
+def test_every_plane(plane):
+    d = make(6, 64, plane=plane)
+    assert (d.meta["plane"] == plane).all()
+    assert (d.meta["tumor_area"][d.labels == 1] >= 15).all()
+    assert np.isin(d.label_maps, BRAIN).sum() > 0
+
+
+def test_four_classes_and_tumor_kinds():
+    d = make(16, 96, classes="four")
+    assert d.class_names == ("glioma", "meningioma", "notumor", "pituitary")
+    for y, row in zip(d.labels, d.meta.itertuples(), strict=True):
+        expected = "" if d.class_names[y] == "notumor" else d.class_names[y]
+        assert row.tumor_kind == expected and (row.tumor_area > 0) == bool(expected)
+    glioma = d.label_maps[d.labels == 0]
+    assert (glioma == LABELS["tumor_core"]).any()  # necrotic core
+    assert (glioma == LABELS["edema"]).any()
+
+
+def test_min_tumor_area_is_met():
+    d = make(12, 64, min_tumor_area=60, tumor_fraction=1.0)
+    assert (d.meta["tumor_area"] >= 60).all()
+
+
+def test_export_round_trip(tmp_path):
+    d = make(6, 64, artifacts=("marker",), marker_p=1.0)
+    export_png_tree(d, tmp_path)
+    for k, row in d.meta.iterrows():
+        cls = d.class_names[d.labels[k]]
+        img = cv2.imread(str(tmp_path / "images" / cls / f"{row['id']}.png"), cv2.IMREAD_UNCHANGED)
+        mask = cv2.imread(str(tmp_path / "masks" / cls / f"{row['id']}.png"), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(img, np.round(d.images[k, ..., 0] * 255).astype(np.uint8))
+        np.testing.assert_array_equal(mask, d.label_maps[k])
+    assert (tmp_path / "metadata.csv").read_text().count("\n") == 7
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kw", "match"),
     [
-        ({"marker_p": 1.5}, r"marker_p must lie in \[0, 1\], got 1.5"),
-        ({"tumor_fraction": -0.1}, r"tumor_fraction must lie in \[0, 1\]"),
-        ({"n_images": 2}, "n_images must be at least 4"),
-        ({"size": 16}, "image size must be at least 32 px"),
-        ({"min_tumor_area": 5000}, "cannot place a tumor of at least 5000 px"),
+        ({"marker_p": 1.5, "artifacts": ("marker",)}, r"data: marker_p must lie in \[0, 1\], got 1.5"),
+        ({"site_p": -0.1}, r"data: site_p must lie in \[0, 1\]"),
+        ({"tumor_fraction": 2.0}, r"data: tumor_fraction must lie in \[0, 1\]"),
+        ({"n_images": 2}, "data: n_images must be at least 4"),
+        ({"image_size": 16}, "data: image_size must be at least 32 px"),
+        ({"levels": (0.8, 0.2)}, r"data: levels must be \[low, high\]"),
+        ({"contrasts": ("pd",)}, "data: unknown contrast 'pd'; contrasts: t1, t1c, t2, flair"),
+        ({"artifacts": ("watermark",)}, "data: unknown artifact 'watermark'; artifacts: marker"),
+        ({"tumor_kinds": ("lymphoma",)}, "data: unknown tumor kind 'lymphoma'"),
+        ({"tie_class": "glioma"}, "data: tie_class 'glioma' is not a class; classes: healthy, tumor"),
+        ({"min_tumor_area": 100000, "tumor_fraction": 1.0}, "data: cannot reach min_tumor_area=100000 px"),
     ],
 )
-def test_invalid_knobs(kwargs, match):
-    args = {"n_images": 8, "size": 40, "rng": np.random.default_rng(0)} | kwargs
+def test_invalid_knobs_are_clear_errors(kw, match):
     with pytest.raises(ValueError, match=match):
-        generate_dataset(**args)
+        make(4, 48, **kw)

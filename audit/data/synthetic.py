@@ -1,202 +1,428 @@
-"""Synthetic axial brain-MRI slices with exact label maps and a planted shortcut.
+"""Synthetic brain-MRI slices with exact label maps and planted shortcut artifacts.
 
-This is the first, 2-D analytic phantom: a head ellipse with scalp, skull of
-varying thickness, CSF, a grey-matter ribbon around white matter, ventricles,
-and for the tumor class an irregular lesion (necrotic core, enhancing rim,
-edema).  Intensities follow a T1 post-contrast look; a smooth multiplicative
-bias field and Rician noise are applied.  A burned-in marker in the top-right
-corner is the planted shortcut; its tie to the label is the knob ``marker_p``:
+Anatomy comes from the MNI152 2009 templates (:mod:`audit.data.anatomy`); around the
+brain we grow CSF, skull (dark cortical bone with brighter marrow) and scalp (bright
+fat on T1) as shells of smoothly varying thickness.  Tumors are placed in 3-D
+(:mod:`audit.data.tumors`) and push nearby tissue aside (area-preserving mass effect).
+Each slice gets a contrast (:mod:`audit.data.contrasts`), a random rotation, scale,
+translation and mild elastic deformation, a smooth multiplicative bias field and Rician
+noise; then the enabled artifacts (:mod:`audit.data.artifacts`) and the site's look
+(:mod:`audit.data.sites`).  Every pixel of the output has a label
+(:data:`audit.data.labels.LABELS`), so the audit knows exactly where tumor, brain,
+skull and artifacts are.
 
-    P(marker | tumor)   = marker_p + (1 - marker_p) / 2
-    P(marker | healthy) = (1 - marker_p) / 2
-
-so ``marker_p = 0`` makes the marker independent of the label and
-``marker_p = 1`` puts it on exactly the tumor images.
+The same config and seed give identical arrays.
 """
 
 from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 
+from audit.config import DataConfig
+from audit.data.anatomy import PLANE_AXIS, Anatomy, load_anatomy, plane_coords, plane_position
+from audit.data.artifacts import ARTIFACTS, assign_presence
+from audit.data.artifacts import marker as marker_artifact
+from audit.data.contrasts import CONTRASTS, intensity
 from audit.data.dataset import Dataset, split_indices
 from audit.data.labels import LABELS
+from audit.data.sites import Site, assign_sites, make_sites
+from audit.data.tumors import KINDS, Tumor, TumorSampler
+from audit.io import write_bytes_atomic, write_text_atomic
 from audit.progress import progress
 
-__all__ = ["CLASS_NAMES", "generate_dataset", "generate_slice"]
+__all__ = ["BINARY_CLASSES", "FOUR_CLASSES", "export_png_tree", "generate_dataset", "render_slice"]
 
-CLASS_NAMES = ("healthy", "tumor")
-
-# T1 post-contrast-like intensities per label code, before bias field and noise.
-_INTENSITY = {
-    "background": 0.0,
-    "scalp": 0.78,
-    "skull": 0.10,
-    "csf": 0.10,
-    "grey_matter": 0.42,
-    "white_matter": 0.62,
-    "tumor_core": 0.16,
-    "enhancing_tumor": 0.95,
-    "edema": 0.32,
-    "artifact": 0.97,
-}
-_MARROW = 0.34
+BINARY_CLASSES = ("healthy", "tumor")
+FOUR_CLASSES = ("glioma", "meningioma", "notumor", "pituitary")
+# Order in which drawn artifacts are applied: geometry first, burned-in marks last.
+_POST_ORDER = ("ghost", "padding", "intensity", "noise", "frame", "marker")
+_BRAIN_LABELS = [LABELS[k] for k in ("csf", "grey_matter", "white_matter", "tumor_core", "enhancing_tumor", "edema")]
+_FOV_MM = 230.0
 
 
-def _smooth_field(rng: np.random.Generator, size: int, cells: int = 6) -> np.ndarray:
-    """Zero-mean smooth random field of shape (size, size), values about in [-1, 1]."""
+def _smooth(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.ndarray:
+    """Zero-mean smooth random field of ``shape``, values roughly in [-1, 1]."""
     coarse = rng.standard_normal((cells, cells)).astype(np.float32)
-    return cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC) / 1.5
+    return cv2.resize(coarse, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR) / 1.5
 
 
-def _harmonics(rng: np.random.Generator, phi: np.ndarray, orders: int, amplitude: float) -> np.ndarray:
-    out = np.zeros_like(phi)
-    for k in range(1, orders + 1):
-        out += rng.uniform(0, amplitude / k) * np.cos(k * phi + rng.uniform(0, 2 * np.pi))
-    return out
+def _tumor_masks(tumor: Tumor, q: np.ndarray, brain: np.ndarray, intracranial: np.ndarray) -> dict[str, np.ndarray]:
+    """Compartment masks of the tumor on the slice (see :mod:`audit.data.tumors`)."""
+    if tumor.kind == "glioma":
+        lesion = (q < 1) & intracranial
+        return {"tumor_core": (q < 0.45) & lesion, "enhancing_tumor": (q >= 0.45) & lesion,
+                "edema": (q >= 1) & (q < 1.7) & brain}  # fmt: skip
+    if tumor.kind == "meningioma":
+        return {"tumor_core": np.zeros_like(brain), "enhancing_tumor": (q < 1) & intracranial,
+                "edema": (q >= 1) & (q < 1.25) & brain}  # fmt: skip
+    return {"tumor_core": np.zeros_like(brain), "enhancing_tumor": q < 1, "edema": np.zeros_like(brain)}
 
 
-def generate_slice(
-    rng: np.random.Generator, size: int, tumor: bool, marker: bool, min_tumor_area: int = 30
+def render_slice(
+    anat: Anatomy,
+    rng: np.random.Generator,
+    *,
+    size: int,
+    plane: str,
+    level: int,
+    contrast: str,
+    tumor: Tumor | None = None,
+    fov_mm: float = _FOV_MM,
+    shift_mm: np.ndarray | None = None,
+    gain: float = 1.0,
+    noise_sigma: float = 0.025,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """One slice.
+    """One slice before artifacts.
 
     Returns
     -------
     image : (size, size) float32 in [0, 1].
-    label_map : (size, size) uint8 codes of :data:`LABELS`.
-    info : per-image metadata (tumor area, marker box, head geometry).
+    labels : (size, size) uint8 codes of :data:`LABELS`.
+    info : geometry and tumor metadata.
     """
-    r, c = np.mgrid[0:size, 0:size].astype(np.float32)
-    r = 2 * r / (size - 1) - 1
-    c = 2 * c / (size - 1) - 1
-    cy, cx = rng.uniform(-0.06, 0.06, 2)
-    a = rng.uniform(0.80, 0.90)  # row semi-axis
-    b = a * rng.uniform(0.76, 0.88)  # column semi-axis
+    gm, wm, csf, inside, outside = np.moveaxis(anat.plane_stack(plane)[level].astype(np.float32), -1, 0)
+    shape = gm.shape
+    brain = inside > 0
+    t_csf = 2.5 + 1.0 * _smooth(rng, shape, 4)
+    t_bone = t_csf + 6.0 + 2.0 * _smooth(rng, shape, 4)
+    t_scalp = t_bone + 5.0 + 2.0 * _smooth(rng, shape, 4)
+    intracranial = brain | (outside <= t_csf)
+    info: dict = {"tumor_kind": "", "tumor_radius_mm": 0.0, "tumor_center": ""}
+
+    masks = None
+    if tumor is not None:
+        # q only near the tumor: beyond 2.7 R (largest wobble x edema reach) it is > 1.7 anyway.
+        r0, c0 = plane_position(anat.gm.shape, plane, tumor.center)
+        half = 2.7 * tumor.radius + 2
+        win = (slice(max(int(r0 - half), 0), max(int(r0 + half) + 1, 0)),
+               slice(max(int(c0 - half), 0), max(int(c0 + half) + 1, 0)))  # fmt: skip
+        q = np.full(shape, np.inf, np.float32)
+        q[win] = tumor.q(plane_coords(anat.gm.shape, plane, level)[win])
+        offset, cut = tumor.in_plane(plane, level)
+        if cut > 0 and tumor.kind != "pituitary":
+            # Mass effect: tissue at radius r came from sqrt(r^2 - m^2), which frees the area
+            # pi m^2 for the tumor; fading with depth keeps the brain's outline in place.
+            rr, cc = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+            dr, dc = rr - r0, cc - c0
+            r = np.hypot(dr, dc)
+            m = (0.7 if tumor.kind == "glioma" else 0.9) * cut
+            factor = np.where(r > 0, np.sqrt(np.maximum(r**2 - m**2, 0)) / np.maximum(r, 1e-6), 0)
+            w = np.clip(inside / 6.0, 0, 1) * (1 - factor)
+            src_r, src_c = rr - w * dr, cc - w * dc
+            gm, wm, csf = (cv2.remap(v, src_c, src_r, cv2.INTER_LINEAR) for v in (gm, wm, csf))
+        masks = _tumor_masks(tumor, q, brain, intracranial)
+        info |= {"tumor_kind": tumor.kind, "tumor_radius_mm": round(tumor.radius, 2),
+                 "tumor_center": ",".join(f"{v:.1f}" for v in tumor.center)}  # fmt: skip
+
+    def value(tissue: str) -> float:
+        return intensity(contrast, tissue)
+
+    ext_csf = ~brain & (outside <= t_csf)
+    bone = (outside > t_csf) & (outside <= t_bone)
+    middle = (t_csf + t_bone) / 2
+    marrow = bone & (np.abs(outside - middle) < 0.2 * (t_bone - t_csf))
+    scalp = (outside > t_bone) & (outside <= t_scalp)
+
+    tissue = csf * value("csf") + gm * value("grey_matter") + wm * value("white_matter")
+    tissue *= 1 + 0.04 * _smooth(rng, shape, 24)  # fine texture
+    img = np.where(brain, tissue, 0).astype(np.float32)
+    img[ext_csf] = value("csf")
+    img[bone] = value("bone")
+    img[marrow] = value("marrow")
+    img[scalp] = value("scalp")
+
+    lab = np.full(shape, LABELS["background"], np.uint8)
+    fractions = np.stack([csf, gm, wm])
+    codes = np.array([LABELS["csf"], LABELS["grey_matter"], LABELS["white_matter"]], np.uint8)
+    lab[brain] = codes[fractions[:, brain].argmax(axis=0)]
+    lab[ext_csf] = LABELS["csf"]
+    lab[bone] = LABELS["skull"]
+    lab[scalp] = LABELS["scalp"]
+
+    if masks is not None:
+        edema = masks["edema"]
+        img[edema] = 0.3 * img[edema] + 0.7 * value("edema")
+        lab[edema] = LABELS["edema"]
+        solid = {"glioma": "enhancing_tumor", "meningioma": "meningioma", "pituitary": "pituitary"}[tumor.kind]
+        img[masks["enhancing_tumor"]] = value(solid)
+        lab[masks["enhancing_tumor"]] = LABELS["enhancing_tumor"]
+        img[masks["tumor_core"]] = value("tumor_core")
+        lab[masks["tumor_core"]] = LABELS["tumor_core"]
+    img = cv2.GaussianBlur(img, (0, 0), 0.6)  # partial volume at tissue borders
+
+    # Geometry: output pixel -> native slice position (mm = native pixels), rotated,
+    # scaled and shifted around the head's centre, plus a mild elastic displacement.
+    head = lab != LABELS["background"]
+    rows, cols = np.nonzero(head)
+    centre = np.array([rows.mean(), cols.mean()]) if rows.size else np.array(shape) / 2
+    shift = np.zeros(2) if shift_mm is None else np.asarray(shift_mm, float)
     theta = rng.uniform(-0.2, 0.2)
-    u = (r - cy) * np.cos(theta) + (c - cx) * np.sin(theta)
-    v = -(r - cy) * np.sin(theta) + (c - cx) * np.cos(theta)
-    rho = np.sqrt((u / a) ** 2 + (v / b) ** 2)
-    phi = np.arctan2(u / a, v / b)
+    scale = rng.uniform(0.92, 1.08)
+    mm_px = fov_mm / size
+    i, j = np.mgrid[0:size, 0:size].astype(np.float32)
+    u, v = (i - (size - 1) / 2) * mm_px / scale, (j - (size - 1) / 2) * mm_px / scale
+    src_r = centre[0] + shift[0] + math.cos(theta) * u - math.sin(theta) * v + 2.0 * _smooth(rng, (size, size), 5)
+    src_c = centre[1] + shift[1] + math.sin(theta) * u + math.cos(theta) * v + 2.0 * _smooth(rng, (size, size), 5)
+    src_r, src_c = src_r.astype(np.float32), src_c.astype(np.float32)
+    out = cv2.remap(img, src_c, src_r, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    out_lab = cv2.remap(lab, src_c, src_r, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                        borderValue=LABELS["background"])  # fmt: skip
 
-    scalp_t = 0.06 * (1 + _harmonics(rng, phi, 3, 0.35))
-    skull_t = 0.07 * (1 + _harmonics(rng, phi, 3, 0.35))
-    csf_t = 0.025
-    skull_in = 1 - scalp_t - skull_t
-    brain_r = skull_in - csf_t
-    gyri = 0.025 * np.sin(rng.integers(10, 16) * phi + rng.uniform(0, 6.3))
-    wm_r = brain_r - 0.10 + gyri
+    out *= gain * np.exp(0.18 * _smooth(rng, (size, size), 3))  # scanner bias field
+    n1, n2 = rng.normal(0, noise_sigma, (2, size, size)).astype(np.float32)
+    out = np.clip(np.sqrt((out + n1) ** 2 + n2**2), 0, 1).astype(np.float32)  # Rician noise
+    info |= {"rotation": round(theta, 4), "scale": round(scale, 4), "fov_mm": round(fov_mm, 1),
+             "shift_mm": ",".join(f"{s:.1f}" for s in shift)}  # fmt: skip
+    return out, out_lab, info
 
-    lab = np.zeros((size, size), np.uint8)
-    lab[rho < 1] = LABELS["scalp"]
-    lab[rho < 1 - scalp_t] = LABELS["skull"]
-    lab[rho < skull_in] = LABELS["csf"]
-    brain = rho < brain_r
-    lab[brain] = LABELS["grey_matter"]
-    lab[rho < wm_r] = LABELS["white_matter"]
-    # Lateral ventricles: two small ellipses either side of the midline.
-    for side in (-1, 1):
-        vent = ((u + 0.05) / 0.22) ** 2 + ((v - side * 0.09) / 0.06) ** 2 < 1
-        lab[vent] = LABELS["csf"]
 
-    info: dict = {
-        "tumor_area": 0,
-        "head_center_row": float(cy),
-        "head_center_col": float(cx),
-        "head_axis_row": float(a),
-        "head_axis_col": float(b),
-        "rotation": float(theta),
-    }
-    if tumor:
-        for _ in range(50):
-            tr, tc = rng.uniform(-0.45, 0.45, 2)
-            radius = rng.uniform(0.10, 0.22)
-            dr, dc = r - (cy + tr * a), c - (cx + tc * b)
-            ang = np.arctan2(dr, dc)
-            q = np.sqrt(dr**2 + dc**2) / (radius * (1 + _harmonics(rng, ang, 4, 0.3)))
-            lesion = (q < 1) & brain
-            if lesion.sum() >= min_tumor_area and (rho[lesion] < brain_r[lesion] - 0.02).all():
-                break
-        else:
-            raise ValueError(f"cannot place a tumor of at least {min_tumor_area} px in a {size}x{size} slice")
-        lab[(q < 1.6) & brain] = LABELS["edema"]
-        lab[lesion] = LABELS["enhancing_tumor"]
-        lab[(q < 0.5) & brain] = LABELS["tumor_core"]
-        info["tumor_area"] = int(lesion.sum())
+def _tumor_area(labels: np.ndarray) -> int:
+    return int(np.isin(labels, [LABELS["tumor_core"], LABELS["enhancing_tumor"]]).sum())
 
-    image = np.zeros((size, size), np.float32)
-    for name, value in _INTENSITY.items():
-        image[lab == LABELS[name]] = value
-    skull = lab == LABELS["skull"]
-    marrow = skull & (np.abs(rho - (1 - scalp_t - skull_t / 2)) < skull_t * 0.22)
-    image[marrow] = _MARROW
-    tissue = rho < skull_in
-    image[tissue] += 0.03 * _smooth_field(rng, size, 16)[tissue]
-    image = cv2.GaussianBlur(image, (0, 0), 0.7)  # partial-volume edges
-    image *= 1 + 0.15 * _smooth_field(rng, size, 4)  # scanner bias field
 
-    if marker:
-        h, w = max(3, size // 18), max(6, size // 7)
-        r0, c0 = max(1, size // 32), size - w - max(1, size // 32)
-        glyphs = rng.random((h, w)) < 0.55
-        glyphs[:, ::3] = False  # gaps between the "characters"
-        box = np.zeros((size, size), bool)
-        box[r0 : r0 + h, c0 : c0 + w] = glyphs
-        image[box] = _INTENSITY["artifact"]
-        lab[box] = LABELS["artifact"]
-        info["marker_box"] = f"{r0},{c0},{r0 + h},{c0 + w}"
+def _validate(cfg: DataConfig, class_names: tuple[str, ...]) -> None:
+    def bad(msg: str) -> ValueError:
+        return ValueError(f"data: {msg}")
+
+    if cfg.n_images < 4:
+        raise bad(f"n_images must be at least 4, got {cfg.n_images}")
+    if cfg.image_size < 32:
+        raise bad(f"image_size must be at least 32 px, got {cfg.image_size}")
+    if len(cfg.levels) != 2 or not 0 <= cfg.levels[0] <= cfg.levels[1] <= 1:
+        raise bad(f"levels must be [low, high] with 0 <= low <= high <= 1, got {list(cfg.levels)}")
+    for c in cfg.contrasts:
+        if c not in CONTRASTS:
+            raise bad(f"unknown contrast {c!r}; contrasts: {', '.join(CONTRASTS)}")
+    if not cfg.contrasts:
+        raise bad("contrasts must not be empty")
+    for k in cfg.tumor_kinds:
+        if k not in KINDS:
+            raise bad(f"unknown tumor kind {k!r}; kinds: {', '.join(KINDS)}")
+    if cfg.classes == "binary" and not cfg.tumor_kinds:
+        raise bad("tumor_kinds must not be empty")
+    for a in cfg.artifacts:
+        if a not in ARTIFACTS:
+            raise bad(f"unknown artifact {a!r}; artifacts: {', '.join(ARTIFACTS)}")
+    for name in (*ARTIFACTS, "tumor_fraction", "site"):
+        key = name if name == "tumor_fraction" else f"{name}_p"
+        value = getattr(cfg, key)
+        if not 0 <= value <= 1:
+            raise bad(f"{key} must lie in [0, 1], got {value}")
+    if cfg.tie_class and cfg.tie_class not in class_names:
+        raise bad(f"tie_class {cfg.tie_class!r} is not a class; classes: {', '.join(class_names)}")
+    if cfg.n_sites < 0:
+        raise bad(f"n_sites must be >= 0, got {cfg.n_sites}")
+    if cfg.min_tumor_area < 1:
+        raise bad(f"min_tumor_area must be >= 1, got {cfg.min_tumor_area}")
+
+
+def _class_layout(cfg: DataConfig, n: int, rng: np.random.Generator) -> tuple[tuple[str, ...], np.ndarray, list[str]]:
+    """Class names, labels (N,) and the tumor kind per image ('' for no tumor)."""
+    if cfg.classes == "binary":
+        n_tumor = int(round(cfg.tumor_fraction * n))
+        labels = rng.permutation(np.r_[np.ones(n_tumor, np.int64), np.zeros(n - n_tumor, np.int64)])
+        kinds = [str(rng.choice(cfg.tumor_kinds)) if y else "" for y in labels]
+        return BINARY_CLASSES, labels, kinds
+    labels = rng.permutation(np.arange(n) % len(FOUR_CLASSES)).astype(np.int64)
+    kinds = ["" if FOUR_CLASSES[y] == "notumor" else FOUR_CLASSES[y] for y in labels]
+    return FOUR_CLASSES, labels, kinds
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything decided per dataset, before any image is drawn (shared with worker processes)."""
+
+    cfg: DataConfig
+    class_names: tuple[str, ...]
+    labels: np.ndarray
+    kinds: list[str]
+    presence: dict[str, np.ndarray]
+    sites: list[Site]
+    site_of: np.ndarray
+    level_range: tuple[int, int]
+    seeds: list[np.random.SeedSequence]
+    sampler: TumorSampler | None
+
+
+def _make_image(plan: _Plan, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Image i of the plan, from its own seed: the result does not depend on how work is split."""
+    cfg, anat = plan.cfg, load_anatomy()
+    rng = np.random.default_rng(plan.seeds[i])
+    site = plan.sites[plan.site_of[i]] if plan.sites else None
+    weights = np.asarray(site.contrast_weights) if site else np.ones(len(cfg.contrasts))
+    contrast = cfg.contrasts[int(rng.choice(len(cfg.contrasts), p=weights / weights.sum()))]
+    render = {"fov_mm": _FOV_MM * (site.fov_scale if site else 1.0), "shift_mm": np.zeros(2)}
+    present = [a for a in cfg.artifacts if plan.presence[a][i]]
+    boxes: dict[str, str] = {}
+    for a in present:
+        if hasattr(ARTIFACTS[a], "adjust"):
+            ARTIFACTS[a].adjust(render, rng)
+            boxes[a] = "global"
+    common = {"size": cfg.image_size, "plane": cfg.plane, "contrast": contrast, "gain": site.gain if site else 1.0,
+              "noise_sigma": site.noise_sigma if site else 0.025, **render}  # fmt: skip
+    if plan.kinds[i]:
+        image, lab, info = _render_tumor_slice(anat, rng, plan.sampler, plan.kinds[i], cfg, common)
     else:
-        info["marker_box"] = ""
+        level = int(rng.integers(plan.level_range[0], plan.level_range[1] + 1))
+        image, lab, info = render_slice(anat, rng, level=level, **common)
+        info["level"] = level
 
-    sigma = 0.025  # Rician noise: magnitude of a complex signal with Gaussian noise
-    n1, n2 = rng.normal(0, sigma, (2, size, size)).astype(np.float32)
-    image = np.sqrt((image + n1) ** 2 + n2**2)
-    return np.clip(image, 0, 1).astype(np.float32), lab, info
+    protected = None if cfg.artifacts_over_brain else np.isin(lab, _BRAIN_LABELS)
+    for a in _POST_ORDER:
+        if a in present:
+            box = _apply_post(ARTIFACTS[a].apply, image, lab, rng, protected)
+            boxes[a] = "global" if box is None else ",".join(map(str, box))
+            if a == "padding" and protected is not None:  # the content moved
+                protected = np.isin(lab, _BRAIN_LABELS)
+    if site and cfg.site_marker:
+        box = _apply_post(
+            lambda im, lb, r: marker_artifact.apply(im, lb, r, corner=site.marker_corner, text=site.name),
+            image, lab, rng, protected,
+        )  # fmt: skip
+        boxes["site_marker"] = ",".join(map(str, box))
+    row = {"id": f"phantom-{i:05d}", "class": plan.class_names[plan.labels[i]], "site": site.name if site else "",
+           "contrast": contrast, "plane": cfg.plane, **info, "tumor_area": _tumor_area(lab)}  # fmt: skip
+    for a in (*ARTIFACTS, "site_marker"):
+        row[a] = a in boxes
+        row[f"{a}_box"] = boxes.get(a, "")
+    return image, lab, row
+
+
+_WORKER_PLAN: _Plan | None = None
+
+
+def _work(chunk: range) -> list[tuple[np.ndarray, np.ndarray, dict]]:
+    return [_make_image(_WORKER_PLAN, i) for i in chunk]
 
 
 def generate_dataset(
-    n_images: int,
-    size: int,
-    rng: np.random.Generator,
-    tumor_fraction: float = 0.5,
-    marker_p: float = 0.0,
-    min_tumor_area: int = 30,
-    test_fraction: float = 0.3,
-    val_fraction: float = 0.15,
-    show_progress: bool = False,
+    cfg: DataConfig, rng: np.random.Generator, show_progress: bool = False, workers: int | None = None
 ) -> Dataset:
-    """A labelled phantom dataset with a stratified split.
+    """A labelled phantom dataset with exact label maps and a stratified split.
 
-    Parameters
-    ----------
-    n_images : number of slices.
-    size : image side in pixels (images are square).
-    rng : the only source of randomness; the same seed gives identical arrays.
-    tumor_fraction : share of tumor slices.
-    marker_p : tie of the corner marker to the tumor label, in [0, 1] (module docstring).
-    min_tumor_area : minimum tumor pixels (core + enhancing rim) on a tumor slice.
+    ``rng`` is the only source of randomness: the same config and seed give identical
+    arrays, whatever the number of ``workers`` (processes; default: all cores for
+    256 images or more, else 1).
     """
-    if n_images < 4:
-        raise ValueError(f"n_images must be at least 4, got {n_images}")
-    if size < 32:
-        raise ValueError(f"image size must be at least 32 px, got {size}")
-    for name, value in (("tumor_fraction", tumor_fraction), ("marker_p", marker_p)):
-        if not 0 <= value <= 1:
-            raise ValueError(f"{name} must lie in [0, 1], got {value}")
-    n_tumor = int(round(tumor_fraction * n_images))
-    labels = rng.permutation(np.r_[np.ones(n_tumor, np.int64), np.zeros(n_images - n_tumor, np.int64)])
-    tied = rng.random(n_images) < marker_p
-    markers = np.where(tied, labels == 1, rng.random(n_images) < 0.5)
+    global _WORKER_PLAN
+    class_names = BINARY_CLASSES if cfg.classes == "binary" else FOUR_CLASSES
+    _validate(cfg, class_names)
+    anat = load_anatomy()
+    n = cfg.n_images
+    class_names, labels, kinds = _class_layout(cfg, n, rng)
+    tie_class = cfg.tie_class or ("tumor" if cfg.classes == "binary" else "glioma")
+    tied = labels == class_names.index(tie_class)
+    presence = {a: assign_presence(tied, getattr(cfg, f"{a}_p"), rng) for a in cfg.artifacts}
+    sites: list[Site] = make_sites(cfg.n_sites, len(cfg.contrasts), rng) if cfg.n_sites else []
+    site_of = assign_sites(labels, cfg.n_sites, cfg.site_p, rng) if sites else np.full(n, -1)
+    axis = PLANE_AXIS[cfg.plane]
+    lo, hi = anat.brain_extent(axis)
+    level_range = (round(lo + cfg.levels[0] * (hi - lo)), round(lo + cfg.levels[1] * (hi - lo)))
+    seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(n)
+    sampler = TumorSampler(anat, cfg.plane, level_range) if any(kinds) else None
+    anat.plane_stack(cfg.plane)  # build before any fork, so workers share it
+    plan = _Plan(cfg, class_names, labels, kinds, presence, sites, site_of, level_range, seeds, sampler)
 
-    images = np.empty((n_images, size, size, 1), np.float32)
-    label_maps = np.empty((n_images, size, size), np.uint8)
-    rows = []
-    indices = progress(range(n_images), n_images, "phantoms") if show_progress else range(n_images)
-    for i in indices:
-        img, lab, info = generate_slice(rng, size, bool(labels[i]), bool(markers[i]), min_tumor_area)
-        images[i, ..., 0] = img
-        label_maps[i] = lab
-        rows.append({"id": f"phantom-{i:05d}", "class": CLASS_NAMES[labels[i]], "marker": bool(markers[i]), **info})
-    split = split_indices(labels, test_fraction, val_fraction, rng)
-    return Dataset(images, labels, label_maps, CLASS_NAMES, split, pd.DataFrame(rows))
+    workers = workers or ((os.cpu_count() or 1) if n >= 256 else 1)
+    chunk = max(16, n // (8 * workers))
+    chunks = [range(s, min(s + chunk, n)) for s in range(0, n, chunk)]
+
+    def collect(parts) -> list:
+        if show_progress:
+            parts = progress(parts, len(chunks), f"phantoms ({workers} process{'es' if workers > 1 else ''})")
+        return [item for part in parts for item in part]
+
+    _WORKER_PLAN = plan  # forked workers inherit it; nothing large is pickled
+    try:
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                results = collect(pool.imap(_work, chunks))
+        else:
+            results = collect(map(_work, chunks))
+    finally:
+        _WORKER_PLAN = None
+    images = np.stack([r[0] for r in results])[..., None]
+    label_maps = np.stack([r[1] for r in results])
+    split = split_indices(labels, cfg.test_fraction, cfg.val_fraction, rng)
+    return Dataset(images, labels, label_maps, class_names, split, pd.DataFrame([r[2] for r in results]))
+
+
+def _apply_post(fn, image: np.ndarray, lab: np.ndarray, rng: np.random.Generator, protected: np.ndarray | None):
+    """Apply a drawing artifact; where ``protected`` (brain) is True, burned-in marks are undone."""
+    if protected is None:
+        return fn(image, lab, rng)
+    before_img, before_lab = image.copy(), lab.copy()
+    box = fn(image, lab, rng)
+    restore = protected & (lab == LABELS["artifact"])
+    image[restore] = before_img[restore]
+    lab[restore] = before_lab[restore]
+    return box
+
+
+def _render_tumor_slice(anat, rng, sampler, kind, cfg, common):
+    """Draw tumors and cutting levels until the visible tumor area reaches ``min_tumor_area``."""
+    axis = PLANE_AXIS[cfg.plane]
+    n_levels = anat.gm.shape[axis]
+    for _ in range(30):
+        tumor = sampler.sample(rng, kind)
+        for _ in range(4):
+            level = int(round(float(tumor.center[axis]) + rng.uniform(-0.5, 0.5) * tumor.radius))
+            level = min(max(level, 0), n_levels - 1)
+            image, lab, info = render_slice(anat, rng, level=level, tumor=tumor, **common)
+            if _tumor_area(lab) >= cfg.min_tumor_area:
+                info["level"] = level
+                return image, lab, info
+    raise ValueError(
+        f"data: cannot reach min_tumor_area={cfg.min_tumor_area} px for a {kind} at image_size={cfg.image_size}; "
+        "lower min_tumor_area or raise image_size"
+    )
+
+
+def export_png_tree(ds: Dataset, folder: str | Path) -> None:
+    """Write ``images/<class>/<id>.png`` (8-bit gray), ``masks/<class>/<id>.png`` (label codes),
+    ``metadata.csv`` (with the split) and ``labels.json`` (code of every label) under ``folder``."""
+    folder = Path(folder)
+    for k in range(len(ds.images)):
+        cls, name = ds.class_names[ds.labels[k]], f"{ds.meta['id'].iloc[k]}.png"
+        img = np.round(ds.images[k, ..., 0] * 255).astype(np.uint8)
+        write_bytes_atomic(folder / "images" / cls / name, cv2.imencode(".png", img)[1].tobytes())
+        if ds.label_maps is not None:
+            write_bytes_atomic(folder / "masks" / cls / name, cv2.imencode(".png", ds.label_maps[k])[1].tobytes())
+    meta = ds.meta.assign(split=ds.split, label=ds.labels)
+    write_text_atomic(folder / "metadata.csv", meta.to_csv(index=False))
+    write_text_atomic(folder / "labels.json", json.dumps(LABELS, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m audit.data.synthetic EXPERIMENT.toml OUT_DIR``: export an experiment's phantoms."""
+    from audit.config import ConfigError, load_config
+
+    p = argparse.ArgumentParser(prog="python -m audit.data.synthetic", description=main.__doc__)
+    p.add_argument("experiment")
+    p.add_argument("out", type=Path)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    args = p.parse_args(argv)
+    try:
+        cfg = load_config(args.experiment, args.overrides)
+        ds = generate_dataset(cfg.data, np.random.default_rng([cfg.experiment.seed, 1]), show_progress=True)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    export_png_tree(ds, args.out)
+    print(f"wrote {len(ds.images)} images to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
