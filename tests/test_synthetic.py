@@ -152,7 +152,7 @@ def test_four_classes_and_tumor_kinds():
 
 
 def test_min_tumor_area_is_met():
-    d = make(12, 64, min_tumor_area=60, tumor_fraction=1.0)
+    d = make(12, 64, min_tumor_area=60, tumor_fraction=1.0, tumor_kinds=("glioma",))
     assert (d.meta["tumor_area"] >= 60).all()
 
 

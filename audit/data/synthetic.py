@@ -166,7 +166,8 @@ def render_slice(
     head = lab != LABELS["background"]
     rows, cols = np.nonzero(head)
     centre = np.array([rows.mean(), cols.mean()]) if rows.size else np.array(shape) / 2
-    shift = np.zeros(2) if shift_mm is None else np.asarray(shift_mm, float)
+    # Random translation of a few mm on top of any requested shift (e.g. the zoom artifact's).
+    shift = rng.uniform(-6, 6, 2) + (0 if shift_mm is None else np.asarray(shift_mm, float))
     theta = rng.uniform(-0.2, 0.2)
     scale = rng.uniform(0.92, 1.08)
     mm_px = fov_mm / size
