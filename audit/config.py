@@ -97,6 +97,10 @@ class ModelConfig:
     width: int = 32
     """Filters of the first conv block; the seed's CNN uses 32, 64, 128."""
     dense_units: int = 128
+    path: str = ""
+    """A trained .keras (or legacy .h5) model to audit instead of training one."""
+    allow_unsafe_deserialization: bool = False
+    """Load a model file whose layers carry code (e.g. Lambda); only for files you trust."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,10 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     patience: int = 3
+    augment: bool = False
+    """Light augmentation: random left-right flip and shifts of up to 5% (seeded)."""
+    mixed_precision: bool = False
+    """mixed_float16 compute (for GPUs; slower on CPUs)."""
 
 
 @dataclass(frozen=True)

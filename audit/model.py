@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import rankdata
@@ -22,9 +23,12 @@ import tensorflow as tf  # noqa: E402
 __all__ = [
     "ARCHITECTURES",
     "TrainResult",
+    "adapt_channels",
     "build_model",
     "classification_metrics",
     "find_cam_layer",
+    "layer_path",
+    "load_user_model",
     "logits_function",
     "predict_proba",
     "train_model",
@@ -40,7 +44,8 @@ def _seed_cnn(input_shape: tuple[int, int, int], n_classes: int, width: int, den
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = keras.layers.Dropout(0.5, name="dropout")(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    # float32 output keeps softmax stable under a mixed_float16 policy.
+    outputs = keras.layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="seed_cnn")
 
 
@@ -54,7 +59,7 @@ def _gap_cnn(input_shape: tuple[int, int, int], n_classes: int, width: int, dens
         if i < 2:
             x = keras.layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="gap_cnn")
 
 
@@ -89,6 +94,7 @@ def train_model(
     learning_rate: float,
     patience: int,
     seed: int,
+    augment: bool = False,
 ) -> TrainResult:
     """Adam + sparse cross-entropy, balanced class weights, early stopping on val loss (best weights restored).
 
@@ -103,8 +109,13 @@ def train_model(
         .cache()
         .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
-        .prefetch(tf.data.AUTOTUNE)
     )
+    if augment:
+        # Left-right flips keep anatomy plausible; shifts of up to 5% move the head around.
+        flip = keras.layers.RandomFlip("horizontal", seed=seed)
+        shift = keras.layers.RandomTranslation(0.05, 0.05, fill_mode="constant", seed=seed + 1)
+        train_ds = train_ds.map(lambda x, y: (shift(flip(x, training=True), training=True), y))
+    train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
     val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(batch_size).cache().prefetch(tf.data.AUTOTUNE)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -187,18 +198,110 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, class_names: t
     }
 
 
-def find_cam_layer(model: keras.Model, name: str = "") -> keras.layers.Layer:
-    """The layer to explain: ``name`` if given, else the last Conv2D (the seed's choice)."""
-    if name:
+def load_user_model(path: str | Path, allow_unsafe: bool = False) -> keras.Model:
+    """Load a trained model file in Keras' safe mode.
+
+    Raises ValueError with a one-line reason: missing file, unsupported suffix, a model
+    that needs unsafe deserialization (e.g. a Lambda layer) without ``allow_unsafe``,
+    or any other loading failure.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"model.path: {path} not found")
+    if path.suffix not in (".keras", ".h5", ".hdf5"):
+        raise ValueError(f"model.path: {path} is not a .keras or .h5 file")
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=not allow_unsafe)
+    except Exception as exc:  # Keras raises ValueError, TypeError, OSError... for bad files
+        text = " ".join(str(exc).split())
+        if "safe_mode" in text or "arbitrary code" in text:
+            raise ValueError(
+                f"model.path: {path} needs unsafe deserialization (it holds code, e.g. a Lambda layer); "
+                "set model.allow_unsafe_deserialization = true only if you trust the file"
+            ) from None
+        raise ValueError(f"model.path: cannot load {path}: {type(exc).__name__}: {text[:300]}") from None
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model.path: {path} does not hold a Keras model")
+    return model
+
+
+def adapt_channels(images: np.ndarray, model: keras.Model) -> np.ndarray:
+    """``images`` (N, H, W, C) as the model takes them; grayscale is repeated to RGB for a 3-channel model.
+
+    Raises ValueError when height, width or channels cannot match.
+    """
+    expected = tuple(model.inputs[0].shape[1:])
+    given = images.shape[1:]
+    if len(expected) != 3:
+        raise ValueError(f"model input shape {expected} is not (height, width, channels)")
+    if any(e is not None and e != g for e, g in zip(expected[:2], given[:2], strict=True)):
+        raise ValueError(
+            f"model expects images of {expected[0]}x{expected[1]} px but the data gives {given[0]}x{given[1]}; "
+            f"set data.image_size to match"
+        )
+    if expected[2] in (None, given[2]):
+        return images
+    if given[2] == 1 and expected[2] == 3:
+        return np.repeat(images, 3, axis=-1)
+    raise ValueError(f"model expects {expected[2]} channels but the data has {given[2]}")
+
+
+def _is_4d(layer: keras.layers.Layer) -> bool:
+    try:
+        return len(layer.output.shape) == 4
+    except (AttributeError, ValueError):
+        return False
+
+
+def find_cam_layer(model: keras.Model, name: str = "") -> list[keras.layers.Layer]:
+    """The layer to explain, as a path from a layer of ``model`` down into nested models.
+
+    ``name`` empty: the last layer with a 4-D output, searching inside nested models (a
+    Functional base model inside a Sequential, say).  Otherwise a layer name of ``model``,
+    a nested path ``"base/conv5_block3_out"``, or a name that is unique inside one nested model.
+    """
+    if not name:
+        for layer in reversed(model.layers):
+            if isinstance(layer, keras.Model) and any(_is_4d(sub) for sub in layer.layers):
+                return [layer, *find_cam_layer(layer)]
+            if _is_4d(layer) and not isinstance(layer, keras.layers.InputLayer):
+                return [layer]
+        raise ValueError(f"model {model.name!r} has no layer with a 4-D output to explain")
+    parts = name.split("/")
+    path, current = [], model
+    for part in parts:
         try:
-            return model.get_layer(name)
+            layer = current.get_layer(part)
         except ValueError:
-            names = [layer.name for layer in model.layers if len(layer.output.shape) == 4]
-            raise ValueError(f"model has no layer {name!r}; 4-D layers: {', '.join(names)}") from None
-    for layer in reversed(model.layers):
-        if isinstance(layer, keras.layers.Conv2D):
-            return layer
-    raise ValueError(f"model {model.name!r} has no Conv2D layer to explain")
+            layer = None
+        if layer is None and len(parts) == 1:
+            nested = [[sub, *find_cam_layer(sub, part)] for sub in current.layers
+                      if isinstance(sub, keras.Model) and part in {x.name for x in sub.layers}]  # fmt: skip
+            if len(nested) == 1:
+                return nested[0]
+        if layer is None:
+            names = [layer_path(p) for p in _all_4d_paths(model)]
+            raise ValueError(f"model has no layer {name!r}; 4-D layers: {', '.join(names)}")
+        path.append(layer)
+        current = layer
+    if not _is_4d(path[-1]):
+        raise ValueError(f"layer {name!r} has no 4-D output (shape {path[-1].output.shape}) to explain")
+    return path
+
+
+def _all_4d_paths(model: keras.Model, prefix: tuple = ()) -> list[list[keras.layers.Layer]]:
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            out.extend(_all_4d_paths(layer, (*prefix, layer)))
+        elif _is_4d(layer) and not isinstance(layer, keras.layers.InputLayer):
+            out.append([*prefix, layer])
+    return out
+
+
+def layer_path(path: list[keras.layers.Layer]) -> str:
+    """``"base/conv"`` for a path of layers."""
+    return "/".join(layer.name for layer in path)
 
 
 def _inputs(model: keras.Model):
@@ -206,28 +309,87 @@ def _inputs(model: keras.Model):
     return model.inputs[0] if len(model.inputs) == 1 else model.inputs
 
 
-def logits_function(model: keras.Model, layer: keras.layers.Layer) -> Callable:
-    """``f(x) -> (activations of layer, class logits)`` without touching ``model``.
+def _head_logits(head: keras.layers.Layer, hidden):
+    """Logits of a Dense output layer from its input, with its live kernel and bias."""
+    logits = tf.matmul(hidden, head.kernel)
+    return logits + head.bias if head.use_bias else logits
+
+
+def logits_function(model: keras.Model, path: list[keras.layers.Layer] | keras.layers.Layer) -> Callable:
+    """``f(x) -> (activations of the explained layer, class logits)`` without touching ``model``.
 
     The seed set the last layer's activation to None in place, which silently
-    changes the model.  Here a feature model returns the explained layer's output
-    and the input of the output layer, and the logits are recomputed from the
-    output layer's own (live) kernel and bias, so later weight changes are seen.
+    changes the model.  Here the logits are recomputed from the output layer's own
+    (live) kernel and bias, so later weight changes are seen.  A layer inside a
+    nested model is reached by running the outer model layer by layer, which needs
+    the outer model to be a chain (Sequential, or Functional without branches).
     """
+    path = path if isinstance(path, list) else [path]
     head = model.layers[-1]
-    if isinstance(head, keras.layers.Dense):
-        features = keras.Model(_inputs(model), [layer.output, head.input])
+    if not isinstance(head, keras.layers.Dense | keras.layers.Activation):
+        raise ValueError(f"the output layer {head.name!r} is {type(head).__name__}; expected Dense or Activation")
+
+    def to_logits(hidden):
+        return _head_logits(head, hidden) if isinstance(head, keras.layers.Dense) else hidden
+
+    if len(path) == 1:
+        features = keras.Model(_inputs(model), [path[0].output, head.input])
 
         def forward(x):
             activations, hidden = features(x, training=False)
-            logits = tf.matmul(hidden, head.kernel)
-            if head.use_bias:
-                logits = logits + head.bias
-            return activations, logits
+            return activations, to_logits(hidden)
 
         return forward
-    if isinstance(head, keras.layers.Activation):
-        features = keras.Model(_inputs(model), [layer.output, head.input])
-        return lambda x: features(x, training=False)
-    features = keras.Model(_inputs(model), [layer.output, model.outputs[0]])
-    return lambda x: features(x, training=False)
+
+    nested, inner = path[0], _features_at(path[0], path[1:])
+    outer = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+    def forward(x):
+        activations = None
+        for layer in outer[:-1]:
+            if layer is nested:
+                activations, x = inner(x)
+            else:
+                x = layer(x, training=False)
+        return activations, to_logits(x)
+
+    _check_chain(model, forward, path)
+    return forward
+
+
+def _features_at(model: keras.Model, path: list[keras.layers.Layer]) -> Callable:
+    """``f(x) -> (activations of path[-1], output of model)`` for a (nested) model."""
+    if len(path) == 1:
+        sub = keras.Model(_inputs(model), [path[0].output, model.outputs[0]])
+        return lambda x: sub(x, training=False)
+    inner = _features_at(path[0], path[1:])
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+    def forward(x):
+        activations = None
+        for layer in layers:
+            if layer is path[0]:
+                activations, x = inner(x)
+            else:
+                x = layer(x, training=False)
+        return activations, x
+
+    return forward
+
+
+def _check_chain(model: keras.Model, forward: Callable, path: list) -> None:
+    """Running the layers one after the other must reproduce the model; a model with branches does not."""
+    head = model.layers[-1]
+    activation = head.activation if isinstance(head, keras.layers.Dense) else head
+    shape = [d if d is not None else 8 for d in model.inputs[0].shape[1:]]
+    x = tf.random.stateless_uniform([2, *shape], seed=[1, 2])
+    try:
+        _, logits = forward(x)
+        ok = np.allclose(np.asarray(activation(logits)), np.asarray(model(x, training=False)), atol=1e-4)
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"cannot explain nested layer {layer_path(path)!r}: {model.name!r} is not a simple chain of layers; "
+            "name a layer of the outer model instead"
+        )

@@ -60,13 +60,29 @@ class Trained:
 
 
 def stage_train(cfg: Config, ds: Dataset) -> Trained:
-    """Train the configured architecture on the train split, early-stopped on val."""
-    from audit.model import build_model, train_model
+    """Train the configured architecture on the train split, early-stopped on val;
+    or, with ``model.path``, load the user's trained model and check it fits the data."""
+    import keras
 
+    from audit.model import adapt_channels, build_model, load_user_model, train_model
+
+    if cfg.model.path:
+        model = load_user_model(cfg.model.path, cfg.model.allow_unsafe_deserialization)
+        adapt_channels(ds.images[:1], model)  # a clear error now, not in a later stage
+        n_out = model.outputs[0].shape[-1]
+        if n_out != len(ds.class_names):
+            n_classes = len(ds.class_names)
+            raise ValueError(f"model.path: the model has {n_out} outputs but the data has {n_classes} classes")
+        return Trained(model, {}, 0)
     tr, va = ds.indices("train"), ds.indices("val")
-    model = build_model(
-        cfg.model.architecture, ds.images.shape[1:], len(ds.class_names), cfg.model.width, cfg.model.dense_units
-    )
+    if cfg.train.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build_model(
+            cfg.model.architecture, ds.images.shape[1:], len(ds.class_names), cfg.model.width, cfg.model.dense_units
+        )
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     result = train_model(
         model,
         ds.images[tr],
@@ -78,6 +94,7 @@ def stage_train(cfg: Config, ds: Dataset) -> Trained:
         learning_rate=cfg.train.learning_rate,
         patience=cfg.train.patience,
         seed=cfg.experiment.seed,
+        augment=cfg.train.augment,
     )
     return Trained(result.model, result.history, result.best_epoch)
 
@@ -92,10 +109,10 @@ class Predictions:
 
 def stage_predict(cfg: Config, ds: Dataset, trained: Trained) -> Predictions:
     """Class probabilities and classification metrics on the test split."""
-    from audit.model import classification_metrics, predict_proba
+    from audit.model import adapt_channels, classification_metrics, predict_proba
 
     te = ds.indices("test")
-    proba = predict_proba(trained.model, ds.images[te], cfg.cam.batch_size)
+    proba = predict_proba(trained.model, adapt_channels(ds.images[te], trained.model), cfg.cam.batch_size)
     return Predictions(proba, classification_metrics(ds.labels[te], proba, ds.class_names))
 
 
@@ -103,10 +120,12 @@ def stage_cam(cfg: Config, ds: Dataset, trained: Trained):
     """CAMs of every test image, at the explained layer's resolution."""
     from audit.cam import compute_cams
     from audit.cam.geometry import stretch_grid
+    from audit.model import adapt_channels
 
     te = ds.indices("test")
     targets = ds.labels[te] if cfg.cam.target == "true" else None
-    result = compute_cams(trained.model, ds.images[te], cfg.cam.method, cfg.cam.layer, targets, cfg.cam.batch_size)
+    images = adapt_channels(ds.images[te], trained.model)
+    result = compute_cams(trained.model, images, cfg.cam.method, cfg.cam.layer, targets, cfg.cam.batch_size)
     if cfg.cam.upsample == "stretch":
         result.grid = stretch_grid(result.maps.shape[1:], ds.images.shape[1:3])
     return result
@@ -152,6 +171,7 @@ def stage_checks(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions,
     """Run the configured checks; a failing plugin becomes an ``error`` result."""
     from audit.cam import CamEngine
     from audit.checks import CheckContext, available_checks, run_check, validate_params
+    from audit.model import adapt_channels
 
     checks = available_checks(cfg.checks.plugins)
     results = []
@@ -162,7 +182,7 @@ def stage_checks(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions,
     for i, name in enumerate(cfg.checks.run):
         cls = checks[name]
         ctx = CheckContext(
-            images=ds.images[te],
+            images=adapt_channels(ds.images[te], trained.model),
             labels=ds.labels[te],
             regions=regions,
             class_names=ds.class_names,
@@ -342,8 +362,23 @@ def _config_value(raw: dict, dotted: str) -> Any:
     return raw[section][key] if key else raw[section]
 
 
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return "missing"  # loading reports the problem with a clear message
+    return digest.hexdigest()
+
+
 def stage_keys(cfg: Config) -> dict[str, str]:
-    """Cache key of every cached stage (16 hex digits)."""
+    """Cache key of every cached stage (16 hex digits).
+
+    A user's model file enters the train key by its content, so replacing the file
+    under the same name invalidates everything computed from it.
+    """
     raw = config_to_dict(cfg)
     keys: dict[str, str] = {}
     for name, spec in STAGES.items():
@@ -353,6 +388,8 @@ def stage_keys(cfg: Config) -> dict[str, str]:
             "config": {d: _config_value(raw, d) for d in spec.depends},
             "upstream": {u: keys[u] for u in spec.upstream},
         }
+        if name == "train" and cfg.model.path:
+            payload["model_file_sha256"] = _file_sha256(cfg.model.path)
         keys[name] = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return keys
 
@@ -457,7 +494,7 @@ def build_results(
             "skipped": list(ds.skipped),
         },
         "model": {
-            "architecture": cfg.model.architecture,
+            "architecture": f"file:{Path(cfg.model.path).name}" if cfg.model.path else cfg.model.architecture,
             "params": int(trained.model.count_params()),
             "best_epoch": trained.best_epoch,
             "epochs_run": len(trained.history.get("loss", [])),

@@ -12,7 +12,7 @@ def test_seed_cnn_architecture():
     assert [m.get_layer(f"conv{i}").filters for i in (1, 2, 3)] == [32, 64, 128]
     assert m.get_layer("dense").units == 128 and m.get_layer("dropout").rate == 0.5
     assert m.layers[-1].activation.__name__ == "softmax"
-    assert find_cam_layer(m).name == "conv3"
+    assert [layer.name for layer in find_cam_layer(m)] == ["pool3"]  # the last 4-D output
 
 
 def test_unknown_architecture():
@@ -49,3 +49,109 @@ def test_metrics_on_known_predictions():
 def test_auc_with_one_class_is_nan():
     m = classification_metrics(np.array([1, 1]), np.array([[0.2, 0.8], [0.4, 0.6]]), ("a", "b"))
     assert np.isnan(m["roc_auc"])
+
+
+def tiny_base(name="base"):
+    return keras.Sequential(
+        [keras.Input((16, 16, 1)), keras.layers.Conv2D(4, 3, activation="relu", name="c1"),
+         keras.layers.Conv2D(4, 3, activation="relu", name="c2")],
+        name=name,
+    )  # fmt: skip
+
+
+def test_layer_auto_detection_sequential_functional_nested():
+    layers = [keras.layers.Conv2D(2, 3, name="a"), keras.layers.MaxPooling2D(name="p"), keras.layers.Flatten()]
+    seq = keras.Sequential([keras.Input((16, 16, 1)), *layers, keras.layers.Dense(2)])
+    assert [x.name for x in find_cam_layer(seq)] == ["p"]
+    inp = keras.Input((16, 16, 1))
+    func = keras.Model(inp, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(
+        keras.layers.Conv2D(2, 3, name="b")(inp))))  # fmt: skip
+    assert [x.name for x in find_cam_layer(func)] == ["b"]
+    nested = keras.Sequential([keras.Input((16, 16, 1)), tiny_base(), keras.layers.GlobalAveragePooling2D(),
+                               keras.layers.Dense(2, activation="softmax")])  # fmt: skip
+    assert [x.name for x in find_cam_layer(nested)] == ["base", "c2"]
+    assert [x.name for x in find_cam_layer(nested, "base/c1")] == ["base", "c1"]
+    assert [x.name for x in find_cam_layer(nested, "c1")] == ["base", "c1"]  # unique inside one nested model
+    with pytest.raises(ValueError, match=r"model has no layer 'base/c9'; 4-D layers: base/c1, base/c2"):
+        find_cam_layer(nested, "base/c9")
+
+
+def test_cam_of_a_nested_layer_equals_the_flat_model():
+    from audit.cam import compute_cams
+
+    keras.utils.set_random_seed(1)
+    base = tiny_base()
+    head = keras.layers.Dense(2, activation="softmax", name="head")
+    nested = keras.Sequential([keras.Input((16, 16, 1)), base, keras.layers.GlobalAveragePooling2D(), head])
+    inp = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="c2")(keras.layers.Conv2D(4, 3, activation="relu")(inp))
+    flat = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x)))
+    flat.set_weights(nested.get_weights())
+    images = np.random.default_rng(1).random((5, 16, 16, 1)).astype(np.float32)
+    a = compute_cams(nested, images, layer="base/c2", show_progress=False)
+    b = compute_cams(flat, images, layer="c2", show_progress=False)
+    np.testing.assert_allclose(a.maps, b.maps, rtol=1e-5, atol=1e-7)
+    assert a.layer == "base/c2" and a.grid == b.grid
+
+
+def test_nested_layer_in_a_branching_model_is_refused():
+    from audit.cam import CamEngine
+
+    inp = keras.Input((16, 16, 1))
+    base = tiny_base()
+    skip = keras.layers.Conv2D(4, 5, name="skip")(inp)
+    out = keras.layers.Dense(2, activation="softmax")(
+        keras.layers.GlobalAveragePooling2D()(keras.layers.Add()([base(inp), skip]))
+    )
+    with pytest.raises(ValueError, match="is not a simple chain of layers"):
+        CamEngine(keras.Model(inp, out), "base/c2")
+
+
+def test_save_load_round_trip_and_unsafe_models(tmp_path):
+    from audit.model import load_user_model
+
+    keras.utils.set_random_seed(2)
+    m = build_model("gap_cnn", (16, 16, 1), 2, width=4)
+    m.save(tmp_path / "m.keras")
+    x = np.random.default_rng(2).random((3, 16, 16, 1)).astype(np.float32)
+    np.testing.assert_allclose(load_user_model(tmp_path / "m.keras").predict(x, verbose=0), m.predict(x, verbose=0))
+
+    inp = keras.Input((16, 16, 1))
+    lam = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Lambda(lambda t: t * 2)(inp))))
+    lam.save(tmp_path / "lam.keras")
+    with pytest.raises(ValueError, match=r"lam\.keras needs unsafe deserialization .*allow_unsafe_deserialization"):
+        load_user_model(tmp_path / "lam.keras")
+    assert isinstance(load_user_model(tmp_path / "lam.keras", allow_unsafe=True), keras.Model)
+    with pytest.raises(ValueError, match=r"model\.path: .*nope\.keras not found"):
+        load_user_model(tmp_path / "nope.keras")
+    (tmp_path / "bad.keras").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=r"model\.path: cannot load .*bad\.keras"):
+        load_user_model(tmp_path / "bad.keras")
+
+
+def test_input_shape_check_and_gray_to_rgb():
+    from audit.model import adapt_channels
+
+    rgb = build_model("gap_cnn", (32, 32, 3), 2, width=4)
+    gray = np.zeros((2, 32, 32, 1), np.float32)
+    assert adapt_channels(gray, rgb).shape == (2, 32, 32, 3)
+    with pytest.raises(
+        ValueError, match="model expects images of 32x32 px but the data gives 64x64; set data.image_size"
+    ):
+        adapt_channels(np.zeros((1, 64, 64, 1), np.float32), rgb)
+    with pytest.raises(ValueError, match="model expects 3 channels but the data has 2"):
+        adapt_channels(np.zeros((1, 32, 32, 2), np.float32), rgb)
+
+
+def test_training_is_deterministic():
+    from audit.config import load_config
+    from audit.pipeline import _set_determinism, stage_data, stage_train
+
+    cfg = load_config("experiments/quick.toml", ["data.n_images=64", "train.epochs=2", "train.augment=true"])
+    ds = stage_data(cfg)
+    weights = []
+    for _ in range(2):
+        _set_determinism(cfg.experiment.seed)
+        weights.append(stage_train(cfg, ds).model.get_weights())
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from audit.cam.geometry import Grid, layer_grid
-from audit.model import find_cam_layer, logits_function
+from audit.model import find_cam_layer, layer_path, logits_function
 from audit.progress import progress
 
 __all__ = ["CamEngine", "CamResult"]
@@ -60,9 +60,10 @@ class CamEngine:
 
     def __init__(self, model: keras.Model, layer: str = ""):
         self.model = model
-        self.layer = find_cam_layer(model, layer)
-        self.grid = layer_grid(model, self.layer)
-        forward = logits_function(model, self.layer)
+        self.path = find_cam_layer(model, layer)
+        self.layer_name = layer_path(self.path)
+        self.grid = layer_grid(model, self.path)
+        forward = logits_function(model, self.path)
 
         @tf.function(reduce_retracing=True)
         def _grads(x, targets):
@@ -115,7 +116,7 @@ class CamEngine:
             targets=np.concatenate(used_targets) if used_targets else np.zeros(0, np.int32),
             empty=~np.any(out > 0, axis=(1, 2)),
             method=method,
-            layer=self.layer.name,
+            layer=self.layer_name,
             seconds=seconds,
             grid=self.grid,
         )

@@ -56,14 +56,22 @@ def _axis(offset, stride, size, kernel, step, dilation, padding):
     return offset + stride * (-pad_before + (k_eff - 1) / 2), stride * step, out
 
 
-def layer_grid(model: keras.Model, layer: keras.layers.Layer) -> Grid:
-    """Receptive-field grid of ``layer``'s output on ``model``'s input image."""
+def _leaves(model: keras.Model):
+    """The model's layers in order, nested models replaced by their own layers."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _leaves(layer)
+        elif not isinstance(layer, keras.layers.InputLayer):
+            yield layer
+
+
+def layer_grid(model: keras.Model, layer: keras.layers.Layer | list[keras.layers.Layer]) -> Grid:
+    """Receptive-field grid of ``layer``'s output (or the last layer of a nested path) on ``model``'s input."""
+    layer = layer[-1] if isinstance(layer, list) else layer
     image_rows, image_cols = model.inputs[0].shape[1:3]
     out_rows, out_cols = layer.output.shape[1:3]
     ro, rs, co, cs, rows, cols = 0.0, 1.0, 0.0, 1.0, image_rows, image_cols
-    for current in model.layers:
-        if isinstance(current, keras.layers.InputLayer):
-            continue
+    for current in _leaves(model):
         if isinstance(current, keras.layers.Conv2D | keras.layers.MaxPooling2D | keras.layers.AveragePooling2D):
             if isinstance(current, keras.layers.Conv2D):
                 kernel, step, dil = current.kernel_size, current.strides, current.dilation_rate
