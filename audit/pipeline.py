@@ -216,10 +216,6 @@ def validate_checks(cfg: Config) -> None:
 # ----------------------------------------------------------------------------- persistence
 
 
-def _save_data(ds: Dataset, folder: Path) -> None:
-    save_dataset(ds, folder)
-
-
 def _save_train(t: Trained, folder: Path) -> None:
     t.model.save(folder / "model.keras")
     (folder / "history.json").write_text(json.dumps({"history": t.history, "best_epoch": t.best_epoch}))
@@ -331,7 +327,7 @@ class StageSpec:
 STAGES: dict[str, StageSpec] = {
     s.name: s
     for s in (
-        StageSpec("data", ("experiment.seed", "data"), (), stage_data, _save_data, load_dataset),
+        StageSpec("data", ("experiment.seed", "data"), (), stage_data, save_dataset, load_dataset),
         StageSpec("train", ("experiment.seed", "model", "train"), ("data",), stage_train, _save_train, _load_train),
         StageSpec("predict", ("cam.batch_size",), ("data", "train"), stage_predict, _save_predict, _load_predict),
         StageSpec("cam", ("cam",), ("data", "train"), stage_cam, _save_cam, _load_cam),
