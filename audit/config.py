@@ -117,7 +117,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class CamConfig:
-    method: Literal["gradcam"] = "gradcam"
+    method: Literal["gradcam", "gradcam_pp", "xgradcam", "hirescam", "layercam", "eigencam"] = "gradcam"
     layer: str = ""
     """Name of the conv layer to explain; empty means the last 4-D layer."""
     target: Literal["predicted", "true"] = "predicted"

@@ -589,15 +589,14 @@ def run_pipeline(cfg: Config, out: Path, *, fresh: bool = False, only: str | Non
     if "report" not in needed:
         return RunResult(out, None, None, status, timings)
 
+    from audit.cam import TITLES
     from audit.report.render import write_outputs
     from audit.verdict import decide_verdict
 
     t0 = time.perf_counter()
     checks = outputs["checks"]
     check_dicts = [{"name": c.name, "status": c.status, "weighs_on_verdict": c.weighs_on_verdict} for c in checks]
-    verdict = decide_verdict(
-        outputs["scores"].attention, check_dicts, cfg.verdict, _METHOD_TITLES.get(cfg.cam.method, cfg.cam.method)
-    )
+    verdict = decide_verdict(outputs["scores"].attention, check_dicts, cfg.verdict, TITLES[cfg.cam.method])
     results = build_results(cfg, outputs, verdict, timings, status, compute_seconds)
     problems = validate_results(json.loads(json.dumps(results, default=_json_default)))
     if problems:  # a broken contract is a bug here, not a user error
@@ -609,9 +608,6 @@ def run_pipeline(cfg: Config, out: Path, *, fresh: bool = False, only: str | Non
     say(f"[report] {timings['report']:.1f} s -> {out / 'report.html'}")
     say(f"verdict: {verdict['label']}: {verdict['summary']}")
     return RunResult(out, results, verdict["label"], status, timings)
-
-
-_METHOD_TITLES = {"gradcam": "Grad-CAM"}
 
 
 def _json_default(obj: Any) -> Any:

@@ -84,7 +84,70 @@ def test_seed_formula_agreement_on_seed_cnn():
 def test_unknown_method_and_layer():
     model = gap_model()
     x = np.zeros((1, 8, 8, 1), np.float32)
-    with pytest.raises(ValueError, match="unknown CAM method 'nope'; available: gradcam"):
+    with pytest.raises(ValueError, match="unknown CAM method .nope.; available: gradcam, gradcam_pp"):
         compute_cams(model, x, method="nope")
     with pytest.raises(ValueError, match="model has no layer 'conv9'; 4-D layers: .*conv"):
         compute_cams(model, x, layer="conv9")
+
+
+def _gap_case(seed=4):
+    model = gap_model(seed)
+    x = np.random.default_rng(seed).random((6, 8, 8, 1)).astype(np.float32)
+    targets = np.array([0, 1, 2, 0, 1, 2])
+    feats = keras.Model(model.inputs[0], model.get_layer("conv").output)(x).numpy()  # (N, 8, 8, K), >= 0
+    w = model.get_layer("head").kernel.numpy()[:, targets].T  # (N, K): class weights per image
+    return model, x, targets, feats, w
+
+
+@pytest.mark.parametrize("method", ["gradcam", "hirescam", "xgradcam"])
+def test_methods_that_equal_cam_on_a_gap_model(method):
+    # conv -> GAP -> dense: dS/dA_k(i, j) = W_k / (h w) everywhere, so Grad-CAM, HiResCAM and
+    # XGrad-CAM (whose A-weighted average of a constant gradient is that constant) all equal
+    # ReLU(sum_k W_k A_k) / (h w).
+    model, x, targets, feats, w = _gap_case()
+    expected = np.maximum(np.einsum("nijk,nk->nij", feats, w), 0) / 64
+    got = compute_cams(model, x, method=method, targets=targets, show_progress=False).maps
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7)
+
+
+def test_layercam_keeps_only_positive_class_weights():
+    model, x, targets, feats, w = _gap_case()
+    expected = np.einsum("nijk,nk->nij", feats, np.maximum(w, 0)) / 64
+    got = compute_cams(model, x, method="layercam", targets=targets, show_progress=False).maps
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7)
+
+
+def test_gradcam_pp_closed_form_on_a_gap_model():
+    # Constant gradient g_k = W_k / (h w): alpha_k = g^2 / (2 g^2 + S_k g^3) with S_k = sum_ij A_k,
+    # w_k = h w alpha_k ReLU(g_k).
+    model, x, targets, feats, w = _gap_case()
+    g = w / 64
+    s = feats.sum(axis=(1, 2))
+    alpha = np.where(g != 0, g**2 / (2 * g**2 + s * g**3), 0)
+    weights = 64 * alpha * np.maximum(g, 0)
+    expected = np.maximum(np.einsum("nijk,nk->nij", feats, weights), 0)
+    got = compute_cams(model, x, method="gradcam_pp", targets=targets, show_progress=False).maps
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-7)
+
+
+def test_eigencam_recovers_a_rank_one_pattern():
+    from audit.cam.eigencam import eigencam_map
+
+    u = np.zeros((4, 4))
+    u[1:3, 1:3] = 1.0  # a bright square
+    v = np.array([1.0, 2.0, 0.5])
+    a = (u[..., None] * v)[None].astype(np.float32)  # A_k(i, j) = u(i, j) v_k
+    m = eigencam_map(a, np.zeros_like(a))[0]
+    centred = u - u.mean()
+    np.testing.assert_allclose(m / m.max(), np.maximum(centred, 0) / centred.max(), atol=1e-6)
+    assert (eigencam_map(np.ones((1, 3, 3, 2), np.float32), None) == 0).all()  # no variation: empty
+
+
+@pytest.mark.parametrize("method", ["gradcam_pp", "xgradcam", "hirescam", "layercam", "eigencam"])
+def test_every_method_is_batch_size_invariant(method):
+    model = gap_model(5)
+    x = np.random.default_rng(5).random((20, 8, 8, 1)).astype(np.float32)
+    one = compute_cams(model, x, method=method, batch_size=1, show_progress=False)
+    big = compute_cams(model, x, method=method, batch_size=64, show_progress=False)
+    np.testing.assert_allclose(one.maps, big.maps, atol=1e-5)
+    assert one.maps.dtype == np.float32 and (one.maps >= 0).all()

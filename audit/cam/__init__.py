@@ -6,11 +6,28 @@ import keras
 import numpy as np
 
 from audit.cam.core import CamEngine, CamResult
+from audit.cam.eigencam import eigencam_map
 from audit.cam.gradcam import gradcam_map
+from audit.cam.gradcam_pp import gradcam_pp_map
+from audit.cam.hirescam import hirescam_map
+from audit.cam.layercam import layercam_map
+from audit.cam.xgradcam import xgradcam_map
 
-__all__ = ["METHODS", "CamEngine", "CamResult", "compute_cams"]
+__all__ = ["METHODS", "TITLES", "CamEngine", "CamResult", "compute_cams"]
 
-METHODS = {"gradcam": gradcam_map}
+# Name -> map from (activations, gradients) of one batch; all share one compiled pass.
+METHODS = {
+    "gradcam": gradcam_map,
+    "gradcam_pp": gradcam_pp_map,
+    "xgradcam": xgradcam_map,
+    "hirescam": hirescam_map,
+    "layercam": layercam_map,
+    "eigencam": eigencam_map,
+}
+TITLES = {
+    "gradcam": "Grad-CAM", "gradcam_pp": "Grad-CAM++", "xgradcam": "XGrad-CAM",
+    "hirescam": "HiResCAM", "layercam": "LayerCAM", "eigencam": "Eigen-CAM",
+}  # fmt: skip
 
 
 def compute_cams(
