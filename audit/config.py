@@ -117,11 +117,18 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class CamConfig:
-    method: Literal["gradcam", "gradcam_pp", "xgradcam", "hirescam", "layercam", "eigencam"] = "gradcam"
+    method: Literal[
+        "gradcam", "gradcam_pp", "xgradcam", "hirescam", "layercam", "eigencam", "gradient", "smoothgrad"
+    ] = "gradcam"
     layer: str = ""
     """Name of the conv layer to explain; empty means the last 4-D layer."""
-    target: Literal["predicted", "true"] = "predicted"
+    target: Literal["predicted", "true", "index"] = "predicted"
+    """Class explained: the predicted one, the true one, or ``target_index`` for every image."""
+    target_index: int = 0
     batch_size: int = 64
+    smoothgrad_samples: int = 16
+    smoothgrad_sigma: float = 0.15
+    """SmoothGrad noise: standard deviation as a fraction of each image's intensity range."""
     upsample: Literal["receptive_field", "stretch"] = "receptive_field"
     """How maps are placed on the image: by receptive-field centres, or stretched (the seed's cv2.resize)."""
 

@@ -123,9 +123,19 @@ def stage_cam(cfg: Config, ds: Dataset, trained: Trained):
     from audit.model import adapt_channels
 
     te = ds.indices("test")
-    targets = ds.labels[te] if cfg.cam.target == "true" else None
+    if cfg.cam.target == "index" and not 0 <= cfg.cam.target_index < len(ds.class_names):
+        raise ValueError(f"cam.target_index {cfg.cam.target_index} is not a class index (0..{len(ds.class_names) - 1})")
+    targets = {
+        "predicted": None,
+        "true": ds.labels[te],
+        "index": np.full(len(te), cfg.cam.target_index),
+    }[cfg.cam.target]
     images = adapt_channels(ds.images[te], trained.model)
-    result = compute_cams(trained.model, images, cfg.cam.method, cfg.cam.layer, targets, cfg.cam.batch_size)
+    result = compute_cams(
+        trained.model, images, cfg.cam.method, cfg.cam.layer, targets, cfg.cam.batch_size,
+        smoothgrad_samples=cfg.cam.smoothgrad_samples, smoothgrad_sigma=cfg.cam.smoothgrad_sigma,
+        seed=cfg.experiment.seed,
+    )  # fmt: skip
     if cfg.cam.upsample == "stretch":
         result.grid = stretch_grid(result.maps.shape[1:], ds.images.shape[1:3])
     return result
@@ -330,7 +340,7 @@ STAGES: dict[str, StageSpec] = {
         StageSpec("data", ("experiment.seed", "data"), (), stage_data, save_dataset, load_dataset),
         StageSpec("train", ("experiment.seed", "model", "train"), ("data",), stage_train, _save_train, _load_train),
         StageSpec("predict", ("cam.batch_size",), ("data", "train"), stage_predict, _save_predict, _load_predict),
-        StageSpec("cam", ("cam",), ("data", "train"), stage_cam, _save_cam, _load_cam),
+        StageSpec("cam", ("experiment.seed", "cam"), ("data", "train"), stage_cam, _save_cam, _load_cam),
         StageSpec("regions", (), ("data",), stage_regions, _save_regions, _load_regions),
         StageSpec(
             "scores",

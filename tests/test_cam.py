@@ -43,10 +43,10 @@ def test_engine_sees_new_weights_without_rebuild():
     model = gap_model(2)
     engine = CamEngine(model)
     x = np.random.default_rng(2).random((3, 8, 8, 1)).astype(np.float32)
-    before = engine.run("gradcam", gradcam_map, x, np.zeros(3, int), show_progress=False).maps
+    before = compute_cams(model, x, targets=np.zeros(3, int), engine=engine, show_progress=False).maps
     head = model.get_layer("head")
     head.kernel.assign(-head.kernel.numpy())
-    after = engine.run("gradcam", gradcam_map, x, np.zeros(3, int), show_progress=False).maps
+    after = compute_cams(model, x, targets=np.zeros(3, int), engine=engine, show_progress=False).maps
     assert not np.allclose(before, after)
     assert engine._grads.experimental_get_tracing_count() == 1
 
@@ -151,3 +151,45 @@ def test_every_method_is_batch_size_invariant(method):
     big = compute_cams(model, x, method=method, batch_size=64, show_progress=False)
     np.testing.assert_allclose(one.maps, big.maps, atol=1e-5)
     assert one.maps.dtype == np.float32 and (one.maps >= 0).all()
+
+
+def linear_model():
+    # 1x1 conv (weight 0.5, no bias, linear) -> flatten -> dense: logit_c = 0.5 sum_p W[p, c] x_p,
+    # so dlogit_c/dx = 0.5 W[:, c] everywhere, whatever the input.
+    keras.utils.set_random_seed(6)
+    x = inp = keras.Input((4, 5, 1))
+    x = keras.layers.Conv2D(1, 1, use_bias=False, name="conv")(x)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax", name="head")(x))
+    model.get_layer("conv").kernel.assign(np.full((1, 1, 1, 1), 0.5, np.float32))
+    return model
+
+
+@pytest.mark.parametrize("method", ["gradient", "smoothgrad"])
+def test_pixel_baselines_on_a_linear_model(method):
+    model = linear_model()
+    x = np.random.default_rng(6).random((3, 4, 5, 1)).astype(np.float32)
+    targets = np.array([0, 2, 1])
+    result = compute_cams(model, x, method=method, targets=targets, smoothgrad_samples=5, show_progress=False)
+    w = model.get_layer("head").kernel.numpy()  # (20, 3)
+    expected = np.abs(0.5 * w[:, targets].T).reshape(3, 4, 5)
+    np.testing.assert_allclose(result.maps, expected, rtol=1e-5)
+    assert result.layer == "input" and result.grid.row_stride == 1 and result.grid.row_offset == 0
+
+
+def test_smoothgrad_is_seeded_and_batch_size_invariant():
+    model = gap_model(7)
+    x = np.random.default_rng(7).random((10, 8, 8, 1)).astype(np.float32)
+    kw = dict(method="smoothgrad", smoothgrad_samples=4, show_progress=False)
+    one = compute_cams(model, x, batch_size=1, seed=3, **kw).maps
+    big = compute_cams(model, x, batch_size=64, seed=3, **kw).maps
+    other = compute_cams(model, x, batch_size=64, seed=4, **kw).maps
+    np.testing.assert_allclose(one, big, atol=1e-6)
+    assert not np.allclose(big, other)
+
+
+def test_given_class_index_target():
+    model = gap_model(8)
+    x = np.random.default_rng(8).random((4, 8, 8, 1)).astype(np.float32)
+    result = compute_cams(model, x, targets=np.full(4, 2), show_progress=False)
+    assert (result.targets == 2).all()

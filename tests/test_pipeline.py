@@ -130,3 +130,14 @@ def test_resume_after_kill(tmp_path, stage, where):
     assert res.stage_status[stage] == "computed"
     assert list(cache.glob("*.partial-*")) == []
     assert validate_results(json.loads((out / "results.json").read_text())) == []
+
+
+def test_other_methods_and_targets_reuse_the_trained_model(quick_copy):
+    cfg, out = quick_copy
+    smooth = apply_overrides(cfg, ['cam.method="smoothgrad"', "cam.smoothgrad_samples=2"])
+    res = run_pipeline(smooth, out, only="scores")
+    assert res.stage_status["train"] == "cached" and res.stage_status["cam"] == "computed"
+    with pytest.raises(ValueError, match=r"cam.target_index 5 is not a class index \(0..1\)"):
+        run_pipeline(apply_overrides(cfg, ['cam.target="index"', "cam.target_index=5"]), out, only="cam")
+    res = run_pipeline(apply_overrides(cfg, ['cam.target="index"', "cam.target_index=1"]), out, only="cam")
+    assert res.stage_status["cam"] == "computed"

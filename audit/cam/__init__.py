@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 
@@ -11,9 +13,10 @@ from audit.cam.gradcam import gradcam_map
 from audit.cam.gradcam_pp import gradcam_pp_map
 from audit.cam.hirescam import hirescam_map
 from audit.cam.layercam import layercam_map
+from audit.cam.saliency import gradient_batch, smoothgrad_batch
 from audit.cam.xgradcam import xgradcam_map
 
-__all__ = ["METHODS", "TITLES", "CamEngine", "CamResult", "compute_cams"]
+__all__ = ["METHODS", "PIXEL_METHODS", "TITLES", "CamEngine", "CamResult", "compute_cams"]
 
 # Name -> map from (activations, gradients) of one batch; all share one compiled pass.
 METHODS = {
@@ -24,10 +27,20 @@ METHODS = {
     "layercam": layercam_map,
     "eigencam": eigencam_map,
 }
+# Pixel-level baselines: (engine, x, targets, start) -> (maps at image resolution, targets).
+PIXEL_METHODS = {"gradient": gradient_batch, "smoothgrad": smoothgrad_batch}
 TITLES = {
-    "gradcam": "Grad-CAM", "gradcam_pp": "Grad-CAM++", "xgradcam": "XGrad-CAM",
-    "hirescam": "HiResCAM", "layercam": "LayerCAM", "eigencam": "Eigen-CAM",
+    "gradcam": "Grad-CAM", "gradcam_pp": "Grad-CAM++", "xgradcam": "XGrad-CAM", "hirescam": "HiResCAM",
+    "layercam": "LayerCAM", "eigencam": "Eigen-CAM", "gradient": "vanilla gradient", "smoothgrad": "SmoothGrad",
 }  # fmt: skip
+
+
+def _layer_batch(map_fn):
+    def batch(engine: CamEngine, x: np.ndarray, targets: np.ndarray, start: int):
+        a, g, t = engine.activations_and_gradients(x, targets)
+        return map_fn(a, g), t
+
+    return batch
 
 
 def compute_cams(
@@ -39,9 +52,18 @@ def compute_cams(
     batch_size: int = 64,
     engine: CamEngine | None = None,
     show_progress: bool = True,
+    smoothgrad_samples: int = 16,
+    smoothgrad_sigma: float = 0.15,
+    seed: int = 0,
 ) -> CamResult:
     """Maps of ``method`` for ``images`` (N, H, W, C); ``targets`` None = predicted class."""
-    if method not in METHODS:
-        raise ValueError(f"unknown CAM method {method!r}; available: {', '.join(METHODS)}")
+    if method not in METHODS and method not in PIXEL_METHODS:
+        available = ", ".join([*METHODS, *PIXEL_METHODS])
+        raise ValueError(f"unknown CAM method {method!r}; available: {available}")
     engine = engine or CamEngine(model, layer)
-    return engine.run(method, METHODS[method], images, targets, batch_size, show_progress)
+    if method in METHODS:
+        return engine.run(method, _layer_batch(METHODS[method]), images, targets, batch_size, show_progress)
+    batch = PIXEL_METHODS[method]
+    if method == "smoothgrad":
+        batch = functools.partial(batch, samples=smoothgrad_samples, sigma=smoothgrad_sigma, seed=seed)
+    return engine.run(method, batch, images, targets, batch_size, show_progress, pixel_level=True)

@@ -64,6 +64,8 @@ class CamEngine:
         self.layer_name = layer_path(self.path)
         self.grid = layer_grid(model, self.path)
         forward = logits_function(model, self.path)
+        self._forward = forward
+        self._input_grads = None
 
         @tf.function(reduce_retracing=True)
         def _grads(x, targets):
@@ -88,16 +90,42 @@ class CamEngine:
         a, g, t = self._grads(tf.convert_to_tensor(x), tf.convert_to_tensor(targets, tf.int32))
         return a.numpy(), g.numpy(), t.numpy()
 
+    def input_gradients(self, x: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """dScore/dx (n, H, W, C) and the explained class (n,); -1 targets mean the predicted class.
+
+        Compiled on first use (pixel-level methods only), then reused like the layer function.
+        """
+        if self._input_grads is None:
+            forward = self._forward
+
+            @tf.function(reduce_retracing=True)
+            def _input_grads(x, targets):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    _, logits = forward(x)
+                    targets = tf.where(targets < 0, tf.argmax(logits, axis=1, output_type=tf.int32), targets)
+                    score = tf.reduce_sum(tf.gather(logits, targets, axis=1, batch_dims=1))
+                return tape.gradient(score, x), targets
+
+            self._input_grads = _input_grads
+        g, t = self._input_grads(tf.convert_to_tensor(x), tf.convert_to_tensor(targets, tf.int32))
+        return g.numpy(), t.numpy()
+
     def run(
         self,
         method: str,
-        map_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        batch_fn: Callable[[CamEngine, np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]],
         images: np.ndarray,
         targets: np.ndarray | None = None,
         batch_size: int = 64,
         show_progress: bool = True,
+        pixel_level: bool = False,
     ) -> CamResult:
-        """Maps for ``images`` (N, H, W, C); ``targets`` None means the predicted class."""
+        """Maps for ``images`` (N, H, W, C); ``targets`` None means the predicted class.
+
+        ``batch_fn(engine, x, targets, start)`` returns (maps, explained classes) for the batch
+        that begins at image ``start``; ``pixel_level`` maps are at image resolution.
+        """
         n = len(images)
         starts = range(0, n, batch_size)
         maps, used_targets = [], []
@@ -106,8 +134,8 @@ class CamEngine:
         for s in batches:
             x = images[s : s + batch_size]
             t = np.full(len(x), -1, np.int32) if targets is None else np.asarray(targets[s : s + batch_size], np.int32)
-            a, g, t = self.activations_and_gradients(x, t)
-            maps.append(map_fn(a, g).astype(np.float32))
+            m, t = batch_fn(self, x, t, s)
+            maps.append(np.asarray(m, np.float32))
             used_targets.append(t)
         seconds = time.perf_counter() - t0
         out = np.concatenate(maps) if maps else np.zeros((0, 1, 1), np.float32)
@@ -116,7 +144,7 @@ class CamEngine:
             targets=np.concatenate(used_targets) if used_targets else np.zeros(0, np.int32),
             empty=~np.any(out > 0, axis=(1, 2)),
             method=method,
-            layer=self.layer_name,
+            layer="input" if pixel_level else self.layer_name,
             seconds=seconds,
-            grid=self.grid,
+            grid=Grid(0.0, 1.0, 0.0, 1.0, exact=True) if pixel_level else self.grid,
         )
