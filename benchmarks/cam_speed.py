@@ -32,7 +32,7 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    from audit.cam import METHODS, CamEngine, compute_cams
+    from audit.cam import METHODS, PIXEL_METHODS, CamEngine, compute_cams
     from audit.config import load_config
     from audit.pipeline import STAGES, run_pipeline, stage_keys
 
@@ -47,7 +47,8 @@ def main() -> None:
 
     t_predict = best_of(lambda: model.predict(x, batch_size=64, verbose=0))
     engine = CamEngine(model)
-    times = {m: best_of(lambda m=m: compute_cams(model, x, m, engine=engine, show_progress=False)) for m in METHODS}
+    methods = [*METHODS, *PIXEL_METHODS]
+    times = {m: best_of(lambda m=m: compute_cams(model, x, m, engine=engine, show_progress=False)) for m in methods}
 
     layer = engine.path[-1]
     after = model.layers[model.layers.index(layer) + 1 :]
@@ -75,7 +76,7 @@ def main() -> None:
     ips = {m: n / t for m, t in times.items()}
     print(f"cores: {os.cpu_count()}; {n} test images {x.shape[1:]}, layer {engine.layer_name}")
     print(f"model.predict: {n / t_predict:.0f} images/s")
-    for m in METHODS:
+    for m in methods:
         print(f"{m}: {ips[m]:.0f} images/s = {ips[m] * t_predict / n:.2f} x predict")
     print(f"seed-style per-image loop: {n / t_seed:.1f} images/s; Grad-CAM = {ips['gradcam'] * t_seed / n:.1f} x that")
 
