@@ -118,7 +118,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class CamConfig:
     method: Literal[
-        "gradcam", "gradcam_pp", "xgradcam", "hirescam", "layercam", "eigencam", "gradient", "smoothgrad"
+        "gradcam", "gradcam_pp", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam", "gradient", "smoothgrad"
     ] = "gradcam"
     layer: str = ""
     """Name of the conv layer to explain; empty means the last 4-D layer."""
@@ -126,6 +126,8 @@ class CamConfig:
     """Class explained: the predicted one, the true one, or ``target_index`` for every image."""
     target_index: int = 0
     batch_size: int = 64
+    scorecam_channels: int = 32
+    """Score-CAM scores at most this many channels per image (those with the largest mean activation)."""
     smoothgrad_samples: int = 16
     smoothgrad_sigma: float = 0.15
     """SmoothGrad noise: standard deviation as a fraction of each image's intensity range."""

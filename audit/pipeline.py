@@ -134,7 +134,7 @@ def stage_cam(cfg: Config, ds: Dataset, trained: Trained):
     result = compute_cams(
         trained.model, images, cfg.cam.method, cfg.cam.layer, targets, cfg.cam.batch_size,
         smoothgrad_samples=cfg.cam.smoothgrad_samples, smoothgrad_sigma=cfg.cam.smoothgrad_sigma,
-        seed=cfg.experiment.seed,
+        seed=cfg.experiment.seed, scorecam_channels=cfg.cam.scorecam_channels,
     )  # fmt: skip
     if cfg.cam.upsample == "stretch":
         result.grid = stretch_grid(result.maps.shape[1:], ds.images.shape[1:3])

@@ -143,7 +143,7 @@ def test_eigencam_recovers_a_rank_one_pattern():
     assert (eigencam_map(np.ones((1, 3, 3, 2), np.float32), None) == 0).all()  # no variation: empty
 
 
-@pytest.mark.parametrize("method", ["gradcam_pp", "xgradcam", "hirescam", "layercam", "eigencam"])
+@pytest.mark.parametrize("method", ["gradcam_pp", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam"])
 def test_every_method_is_batch_size_invariant(method):
     model = gap_model(5)
     x = np.random.default_rng(5).random((20, 8, 8, 1)).astype(np.float32)
@@ -193,3 +193,41 @@ def test_given_class_index_target():
     x = np.random.default_rng(8).random((4, 8, 8, 1)).astype(np.float32)
     result = compute_cams(model, x, targets=np.full(4, 2), show_progress=False)
     assert (result.targets == 2).all()
+
+
+def test_scorecam_with_one_channel_is_the_activation_map():
+    # One channel: its softmax weight over channels is 1, so the map is ReLU(A) = A.
+    model = gap_model(9, k=1)
+    x = np.random.default_rng(9).random((4, 8, 8, 1)).astype(np.float32)
+    feats = keras.Model(model.inputs[0], model.get_layer("conv").output)(x).numpy()[..., 0]
+    got = compute_cams(model, x, method="scorecam", show_progress=False).maps
+    np.testing.assert_allclose(got, feats, rtol=1e-5, atol=1e-7)
+
+
+def test_scorecam_channel_cap_keeps_the_most_active_channel():
+    model = gap_model(10, k=4)
+    x = np.random.default_rng(10).random((3, 8, 8, 1)).astype(np.float32)
+    feats = keras.Model(model.inputs[0], model.get_layer("conv").output)(x).numpy()
+    strongest = feats.mean(axis=(1, 2)).argmax(axis=1)
+    got = compute_cams(model, x, method="scorecam", scorecam_channels=1, show_progress=False).maps
+    np.testing.assert_allclose(got, feats[np.arange(3), :, :, strongest], rtol=1e-5, atol=1e-7)
+
+
+def test_scorecam_weights_follow_the_masked_scores():
+    from audit.cam.scorecam import scorecam_batch
+
+    class Fake:  # two channels; the image masked by channel 1 scores higher for the target
+        grid = None
+
+        def activations_and_gradients(self, x, t):
+            a = np.zeros((1, 2, 2, 2), np.float32)
+            a[0, 0, 0, 0], a[0, 1, 1, 1] = 1.0, 2.0
+            return a, a, np.array([0])
+
+        def probabilities(self, masked):
+            bright = masked.reshape(len(masked), -1).argmax(axis=1)
+            return np.stack([np.where(bright == 15, 0.9, 0.1), np.where(bright == 15, 0.1, 0.9)], axis=1)
+
+    maps, _ = scorecam_batch(Fake(), np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1), np.array([0]), 0)
+    w = np.exp([0.1, 0.9]) / np.exp([0.1, 0.9]).sum()  # softmax of the target scores per channel
+    assert maps[0, 0, 0] == pytest.approx(w[0] * 1.0) and maps[0, 1, 1] == pytest.approx(w[1] * 2.0)

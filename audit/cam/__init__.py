@@ -14,9 +14,10 @@ from audit.cam.gradcam_pp import gradcam_pp_map
 from audit.cam.hirescam import hirescam_map
 from audit.cam.layercam import layercam_map
 from audit.cam.saliency import gradient_batch, smoothgrad_batch
+from audit.cam.scorecam import scorecam_batch
 from audit.cam.xgradcam import xgradcam_map
 
-__all__ = ["METHODS", "PIXEL_METHODS", "TITLES", "CamEngine", "CamResult", "compute_cams"]
+__all__ = ["METHODS", "MULTIPASS_METHODS", "PIXEL_METHODS", "TITLES", "CamEngine", "CamResult", "compute_cams"]
 
 # Name -> map from (activations, gradients) of one batch; all share one compiled pass.
 METHODS = {
@@ -27,11 +28,14 @@ METHODS = {
     "layercam": layercam_map,
     "eigencam": eigencam_map,
 }
+# Methods that need more than one pass: (engine, x, targets, start) -> (maps at layer resolution, targets).
+MULTIPASS_METHODS = {"scorecam": scorecam_batch}
 # Pixel-level baselines: (engine, x, targets, start) -> (maps at image resolution, targets).
 PIXEL_METHODS = {"gradient": gradient_batch, "smoothgrad": smoothgrad_batch}
 TITLES = {
     "gradcam": "Grad-CAM", "gradcam_pp": "Grad-CAM++", "xgradcam": "XGrad-CAM", "hirescam": "HiResCAM",
-    "layercam": "LayerCAM", "eigencam": "Eigen-CAM", "gradient": "vanilla gradient", "smoothgrad": "SmoothGrad",
+    "layercam": "LayerCAM", "eigencam": "Eigen-CAM", "scorecam": "Score-CAM",
+    "gradient": "vanilla gradient", "smoothgrad": "SmoothGrad",
 }  # fmt: skip
 
 
@@ -55,14 +59,18 @@ def compute_cams(
     smoothgrad_samples: int = 16,
     smoothgrad_sigma: float = 0.15,
     seed: int = 0,
+    scorecam_channels: int = 32,
 ) -> CamResult:
     """Maps of ``method`` for ``images`` (N, H, W, C); ``targets`` None = predicted class."""
-    if method not in METHODS and method not in PIXEL_METHODS:
-        available = ", ".join([*METHODS, *PIXEL_METHODS])
+    if method not in METHODS and method not in MULTIPASS_METHODS and method not in PIXEL_METHODS:
+        available = ", ".join([*METHODS, *MULTIPASS_METHODS, *PIXEL_METHODS])
         raise ValueError(f"unknown CAM method {method!r}; available: {available}")
     engine = engine or CamEngine(model, layer)
     if method in METHODS:
         return engine.run(method, _layer_batch(METHODS[method]), images, targets, batch_size, show_progress)
+    if method == "scorecam":
+        batch = functools.partial(scorecam_batch, channels=scorecam_channels, chunk=batch_size)
+        return engine.run(method, batch, images, targets, batch_size, show_progress)
     batch = PIXEL_METHODS[method]
     if method == "smoothgrad":
         batch = functools.partial(batch, samples=smoothgrad_samples, sigma=smoothgrad_sigma, seed=seed)

@@ -66,6 +66,7 @@ class CamEngine:
         forward = logits_function(model, self.path)
         self._forward = forward
         self._input_grads = None
+        self._probabilities = None
 
         @tf.function(reduce_retracing=True)
         def _grads(x, targets):
@@ -89,6 +90,13 @@ class CamEngine:
         """
         a, g, t = self._grads(tf.convert_to_tensor(x), tf.convert_to_tensor(targets, tf.int32))
         return a.numpy(), g.numpy(), t.numpy()
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Softmax class probabilities (n, K) of the model's logits, compiled on first use."""
+        if self._probabilities is None:
+            forward = self._forward
+            self._probabilities = tf.function(lambda x: tf.nn.softmax(forward(x)[1]), reduce_retracing=True)
+        return self._probabilities(tf.convert_to_tensor(x)).numpy()
 
     def input_gradients(self, x: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """dScore/dx (n, H, W, C) and the explained class (n,); -1 targets mean the predicted class.
