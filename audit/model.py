@@ -341,17 +341,11 @@ def logits_function(model: keras.Model, path: list[keras.layers.Layer] | keras.l
 
         return forward
 
-    nested, inner = path[0], _features_at(path[0], path[1:])
-    outer = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    before_head = _run_chain(_layers(model)[:-1], path)
 
     def forward(x):
-        activations = None
-        for layer in outer[:-1]:
-            if layer is nested:
-                activations, x = inner(x)
-            else:
-                x = layer(x, training=False)
-        return activations, to_logits(x)
+        activations, hidden = before_head(x)
+        return activations, to_logits(hidden)
 
     _check_chain(model, forward, path)
     return forward
@@ -362,8 +356,17 @@ def _features_at(model: keras.Model, path: list[keras.layers.Layer]) -> Callable
     if len(path) == 1:
         sub = keras.Model(_inputs(model), [path[0].output, model.outputs[0]])
         return lambda x: sub(x, training=False)
+    return _run_chain(_layers(model), path)
+
+
+def _layers(model: keras.Model) -> list[keras.layers.Layer]:
+    return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+
+def _run_chain(layers: list[keras.layers.Layer], path: list[keras.layers.Layer]) -> Callable:
+    """``f(x) -> (activations of path[-1], output of the last layer)``: ``layers`` run one after
+    the other, the nested model ``path[0]`` giving up its inner activations on the way."""
     inner = _features_at(path[0], path[1:])
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
 
     def forward(x):
         activations = None

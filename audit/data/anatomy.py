@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from audit.io import atomic_writer
 
 __all__ = ["PAD", "PLANE_AXIS", "Anatomy", "cache_dir", "load_anatomy", "plane_coords", "plane_position", "plane_slice"]
 
@@ -80,20 +81,9 @@ def _plane_stack(anat: Anatomy, plane: str) -> np.ndarray:
     stack = vols.transpose(order)  # (level, a, b, 5) with a, b the slice's transposed axes
     stack = np.ascontiguousarray(stack[:, ::-1])  # rows descending: anterior / superior at the top
     if path is not None:
-        _save_atomic(path, lambda f: np.save(f, stack))
+        with atomic_writer(path) as f:
+            np.save(f, stack)
     return stack
-
-
-def _save_atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cache_dir() -> Path:
@@ -145,7 +135,8 @@ def load_anatomy() -> Anatomy:
     derived = _derive()
     arrays = {k: derived[k].astype(np.float16) for k in _FIELDS}
     arrays["affine"] = derived["affine"]
-    _save_atomic(path, lambda f: np.savez(f, **arrays))
+    with atomic_writer(path) as f:
+        np.savez(f, **arrays)
     return Anatomy(**arrays, key=path.stem)
 
 
