@@ -18,10 +18,10 @@ TISSUES = (
 
 _TABLE: dict[str, dict[str, float]] = {
     #            csf   gm    wm    scalp bone  marrow core  rim   edema mening pitu
-    "t1":    dict(zip(TISSUES, (0.12, 0.45, 0.66, 0.88, 0.04, 0.55, 0.16, 0.34, 0.36, 0.42, 0.44), strict=True)),
+    "t1":    dict(zip(TISSUES, (0.12, 0.45, 0.66, 0.88, 0.04, 0.55, 0.16, 0.34, 0.36, 0.34, 0.36), strict=True)),
     "t1c":   dict(zip(TISSUES, (0.12, 0.45, 0.66, 0.88, 0.04, 0.55, 0.16, 0.95, 0.36, 0.90, 0.85), strict=True)),
-    "t2":    dict(zip(TISSUES, (0.95, 0.55, 0.38, 0.62, 0.04, 0.42, 0.92, 0.70, 0.82, 0.55, 0.58), strict=True)),
-    "flair": dict(zip(TISSUES, (0.07, 0.58, 0.42, 0.60, 0.04, 0.38, 0.45, 0.78, 0.92, 0.60, 0.62), strict=True)),
+    "t2":    dict(zip(TISSUES, (0.95, 0.55, 0.38, 0.62, 0.04, 0.42, 0.92, 0.70, 0.82, 0.70, 0.72), strict=True)),
+    "flair": dict(zip(TISSUES, (0.07, 0.58, 0.42, 0.60, 0.04, 0.38, 0.45, 0.78, 0.92, 0.74, 0.72), strict=True)),
 }  # fmt: skip
 
 CONTRASTS: tuple[str, ...] = tuple(_TABLE)
