@@ -174,6 +174,17 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class ComputeConfig:
+    """Where training and the CAM stage run; does not change results beyond float rounding."""
+
+    strategy: Literal["auto", "none", "mirrored"] = "auto"
+    """auto: tf.distribute.MirroredStrategy when more than one GPU is visible, else none;
+    mirrored: over all GPUs, or over the logical CPUs below when there is no GPU."""
+    logical_cpus: int = 0
+    """Split the CPU into this many logical devices (>= 2 exercises the mirrored path without GPUs)."""
+
+
+@dataclass(frozen=True)
 class Config:
     experiment: ExperimentConfig = ExperimentConfig()
     data: DataConfig = DataConfig()
@@ -185,6 +196,7 @@ class Config:
     checks: ChecksConfig = ChecksConfig()
     verdict: VerdictConfig = VerdictConfig()
     report: ReportConfig = ReportConfig()
+    compute: ComputeConfig = ComputeConfig()
 
 
 _SECTIONS: dict[str, type] = typing.get_type_hints(Config)

@@ -137,9 +137,14 @@ def train_model(
     return TrainResult(model, history, best_epoch)
 
 
-def predict_proba(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Class probabilities, (N, K) float32."""
-    return np.asarray(model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float32)
+def predict_proba(model: keras.Model, images, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities, (N, K) float32, for ``images`` (N, H, W, C): an array or anything whose
+    slices are arrays (:class:`audit.data.dataset.Rows`), read one batch at a time."""
+    n = len(images)
+    if n == 0:
+        return np.zeros((0, int(model.output_shape[-1])), np.float32)
+    batches = [model.predict_on_batch(np.asarray(images[s : s + batch_size])) for s in range(0, n, batch_size)]
+    return np.concatenate(batches).astype(np.float32)
 
 
 def _roc_auc_binary(y: np.ndarray, score: np.ndarray) -> float:

@@ -32,7 +32,7 @@ import pandas as pd
 
 import audit
 from audit.config import Config, config_to_dict, config_to_toml
-from audit.data.dataset import Dataset, load_dataset, save_dataset
+from audit.data.dataset import Dataset, Rows, load_dataset, save_dataset
 from audit.io import write_text_atomic
 from audit.progress import say
 from audit.regions import REGIONS, regions_from_label_maps
@@ -112,12 +112,18 @@ def stage_predict(cfg: Config, ds: Dataset, trained: Trained) -> Predictions:
     from audit.model import adapt_channels, classification_metrics, predict_proba
 
     te = ds.indices("test")
-    proba = predict_proba(trained.model, adapt_channels(ds.images[te], trained.model), cfg.cam.batch_size)
+    images = Rows(ds.images, te, lambda x: adapt_channels(x, trained.model))
+    proba = predict_proba(trained.model, images, cfg.cam.batch_size)
     return Predictions(proba, classification_metrics(ds.labels[te], proba, ds.class_names))
 
 
-def stage_cam(cfg: Config, ds: Dataset, trained: Trained):
-    """CAMs of every test image, at the explained layer's resolution."""
+def stage_cam(cfg: Config, ds: Dataset, trained: Trained, workdir: Path | None = None):
+    """CAMs of every test image, at the explained layer's resolution.
+
+    Test images are streamed batch by batch from the (memory-mapped) dataset, and with a
+    ``workdir`` the maps are written straight into ``workdir/maps.npy``: memory grows with
+    ``cam.batch_size``, not with the test set.
+    """
     from audit.cam import compute_cams
     from audit.cam.geometry import stretch_grid
     from audit.model import adapt_channels
@@ -130,11 +136,18 @@ def stage_cam(cfg: Config, ds: Dataset, trained: Trained):
         "true": ds.labels[te],
         "index": np.full(len(te), cfg.cam.target_index),
     }[cfg.cam.target]
-    images = adapt_channels(ds.images[te], trained.model)
+    adapt_channels(ds.images[te[:1]], trained.model)  # a clear error before any work
+    images = Rows(ds.images, te, lambda x: adapt_channels(x, trained.model))
+    out = None
+    if workdir is not None:
+
+        def out(shape):
+            return np.lib.format.open_memmap(workdir / "maps.npy", mode="w+", dtype=np.float32, shape=shape)
+
     result = compute_cams(
         trained.model, images, cfg.cam.method, cfg.cam.layer, targets, cfg.cam.batch_size,
         smoothgrad_samples=cfg.cam.smoothgrad_samples, smoothgrad_sigma=cfg.cam.smoothgrad_sigma,
-        seed=cfg.experiment.seed, scorecam_channels=cfg.cam.scorecam_channels,
+        seed=cfg.experiment.seed, scorecam_channels=cfg.cam.scorecam_channels, out=out,
     )  # fmt: skip
     if cfg.cam.upsample == "stretch":
         result.grid = stretch_grid(result.maps.shape[1:], ds.images.shape[1:3])
@@ -248,7 +261,11 @@ def _load_predict(folder: Path) -> Predictions:
 
 
 def _save_cam(c, folder: Path) -> None:
-    np.savez(folder / "cams.npz", maps=c.maps, targets=c.targets, empty=c.empty)
+    if isinstance(c.maps, np.memmap) and Path(c.maps.filename) == (folder / "maps.npy").resolve():
+        c.maps.flush()  # streamed there by stage_cam
+    else:
+        np.save(folder / "maps.npy", c.maps)
+    np.savez(folder / "cams.npz", targets=c.targets, empty=c.empty)
     info = {"method": c.method, "layer": c.layer, "seconds": c.seconds, "grid": c.grid.as_dict()}
     (folder / "cams.json").write_text(json.dumps(info))
 
@@ -258,9 +275,10 @@ def _load_cam(folder: Path):
     from audit.cam.geometry import Grid
 
     info = json.loads((folder / "cams.json").read_text())
+    maps = np.load(folder / "maps.npy", mmap_mode="r")
     with np.load(folder / "cams.npz") as z:
         return CamResult(
-            z["maps"], z["targets"], z["empty"], info["method"], info["layer"], info["seconds"], Grid(**info["grid"])
+            maps, z["targets"], z["empty"], info["method"], info["layer"], info["seconds"], Grid(**info["grid"])
         )
 
 
@@ -332,15 +350,29 @@ class StageSpec:
     compute: Callable[..., Any]
     save: Callable[[Any, Path], None]
     load: Callable[[Path], Any]
+    streams: bool = False
+    """compute takes ``workdir=`` (the entry being written) and writes large arrays there itself."""
+    reload: bool = False
+    """Downstream stages get the output as loaded back from the cache (memory-mapped), so a
+    fresh run holds no more in memory than a cached one."""
 
 
 STAGES: dict[str, StageSpec] = {
     s.name: s
     for s in (
-        StageSpec("data", ("experiment.seed", "data"), (), stage_data, save_dataset, load_dataset),
+        StageSpec("data", ("experiment.seed", "data"), (), stage_data, save_dataset, load_dataset, reload=True),
         StageSpec("train", ("experiment.seed", "model", "train"), ("data",), stage_train, _save_train, _load_train),
         StageSpec("predict", ("cam.batch_size",), ("data", "train"), stage_predict, _save_predict, _load_predict),
-        StageSpec("cam", ("experiment.seed", "cam"), ("data", "train"), stage_cam, _save_cam, _load_cam),
+        StageSpec(
+            "cam",
+            ("experiment.seed", "cam"),
+            ("data", "train"),
+            stage_cam,
+            _save_cam,
+            _load_cam,
+            streams=True,
+            reload=True,
+        ),
         StageSpec("regions", (), ("data",), stage_regions, _save_regions, _load_regions),
         StageSpec(
             "scores",
@@ -462,6 +494,18 @@ def _git_commit() -> str | None:
         return None
 
 
+def _compute_info() -> dict:
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync > 1:
+        devices = list(strategy.extended.worker_devices)
+    else:
+        devices = [d.name for d in tf.config.list_logical_devices() if d.device_type in ("CPU", "GPU")][:1]
+    replicas = int(strategy.num_replicas_in_sync)
+    return {"strategy": type(strategy).__name__, "replicas": replicas, "devices": list(devices)}
+
+
 def versions() -> dict[str, str | None]:
     import keras
     import tensorflow as tf
@@ -538,6 +582,7 @@ def build_results(
         "timings": dict(timings),
         "stage_status": dict(status),
         "stage_compute_seconds": dict(compute_seconds),
+        "compute": _compute_info(),
         "versions": versions(),
         "regions": list(REGIONS),
     }
@@ -559,7 +604,16 @@ def run_pipeline(cfg: Config, out: Path, *, fresh: bool = False, only: str | Non
     cache.mkdir(parents=True, exist_ok=True)
     _remove_stale_partials(cache)
     keys = stage_keys(cfg)
+    from audit.compute import make_strategy
+
+    strategy = make_strategy(cfg.compute)  # before anything else starts TensorFlow's devices
     _set_determinism(cfg.experiment.seed)
+    with strategy.scope():
+        return _run_stages(cfg, out, needed, keys, only, fresh, strategy)
+
+
+def _run_stages(cfg: Config, out: Path, needed: list[str], keys: dict, only, fresh: bool, strategy) -> RunResult:
+    cache = out / "cache"
 
     outputs: dict[str, Any] = {}
     status: dict[str, str] = {}
@@ -579,18 +633,25 @@ def run_pipeline(cfg: Config, out: Path, *, fresh: bool = False, only: str | Non
         else:
             inputs = [outputs[u] for u in spec.upstream]
             say(f"[{name}] running ...")
-            outputs[name] = spec.compute(cfg, *inputs)
-            compute_seconds[name] = time.perf_counter() - t0
             partial = cache / f"{name}-{keys[name]}.partial-{os.getpid()}"
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir()
-            spec.save(outputs[name], partial)
-            (partial / "_complete.json").write_text(
-                json.dumps({"stage": name, "key": keys[name], "seconds": compute_seconds[name]})
-            )
+            try:
+                kwargs = {"workdir": partial} if spec.streams else {}
+                outputs[name] = spec.compute(cfg, *inputs, **kwargs)
+                compute_seconds[name] = time.perf_counter() - t0
+                spec.save(outputs[name], partial)
+                (partial / "_complete.json").write_text(
+                    json.dumps({"stage": name, "key": keys[name], "seconds": compute_seconds[name]})
+                )
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise
             if entry.exists():  # --fresh: replace the old entry
                 shutil.rmtree(entry)
             os.rename(partial, entry)
+            if spec.reload:
+                outputs[name] = spec.load(entry)
             status[name] = "computed"
         timings[name] = time.perf_counter() - t0
         note = f"cached, computed earlier in {compute_seconds[name]:.1f} s" if status[name] == "cached" else "computed"

@@ -69,6 +69,7 @@ SCHEMA: dict = {
     "verdict": {"label": str, "summary": str, "evidence": dict},
     "timings": dict,
     "stage_status": dict,
+    "compute": {"strategy": str, "replicas": int, "devices": list},
     "versions": {
         "python": str,
         "tensorflow": str,

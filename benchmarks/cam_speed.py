@@ -77,6 +77,9 @@ def main() -> None:
             tape.gradient(score, conv)
 
     t_seed = best_of(seed_loop, repeats=1) / n_seed * n
+    by_batch = {b: best_of(lambda b=b: compute_cams(model, x, batch_size=b, engine=engine, show_progress=False))
+                for b in (32, 128, 256)}  # fmt: skip
+    by_batch[64] = times["gradcam"]
 
     ips = {m: n / t for m, t in times.items()}
     print(f"cores: {os.cpu_count()}; {n} test images {x.shape[1:]}, layer {engine.layer_name}")
@@ -84,6 +87,9 @@ def main() -> None:
     for m in methods:
         print(f"{m}: {ips[m]:.0f} images/s = {ips[m] * t_predict / n:.2f} x predict")
     print(f"seed-style per-image loop: {n / t_seed:.1f} images/s; Grad-CAM = {ips['gradcam'] * t_seed / n:.1f} x that")
+    for b in sorted(by_batch):
+        print(f"Grad-CAM at batch {b}: {n / by_batch[b]:.0f} images/s = {t_predict / by_batch[b]:.2f} x predict, "
+              f"{t_seed / by_batch[b]:.1f} x the seed loop")  # fmt: skip
 
 
 if __name__ == "__main__":

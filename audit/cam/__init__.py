@@ -60,18 +60,23 @@ def compute_cams(
     smoothgrad_sigma: float = 0.15,
     seed: int = 0,
     scorecam_channels: int = 32,
+    out=None,
 ) -> CamResult:
-    """Maps of ``method`` for ``images`` (N, H, W, C); ``targets`` None = predicted class."""
+    """Maps of ``method`` for ``images`` (N, H, W, C); ``targets`` None = predicted class.
+
+    ``images`` and ``out`` as in :meth:`CamEngine.run`: batches are read one at a time and
+    maps can be written straight into a memory-mapped file.
+    """
     if method not in METHODS and method not in MULTIPASS_METHODS and method not in PIXEL_METHODS:
         available = ", ".join([*METHODS, *MULTIPASS_METHODS, *PIXEL_METHODS])
         raise ValueError(f"unknown CAM method {method!r}; available: {available}")
     engine = engine or CamEngine(model, layer)
     if method in METHODS:
-        return engine.run(method, _layer_batch(METHODS[method]), images, targets, batch_size, show_progress)
+        return engine.run(method, _layer_batch(METHODS[method]), images, targets, batch_size, show_progress, out=out)
     if method == "scorecam":
         batch = functools.partial(scorecam_batch, channels=scorecam_channels, chunk=batch_size)
-        return engine.run(method, batch, images, targets, batch_size, show_progress)
+        return engine.run(method, batch, images, targets, batch_size, show_progress, out=out)
     batch = PIXEL_METHODS[method]
     if method == "smoothgrad":
         batch = functools.partial(batch, samples=smoothgrad_samples, sigma=smoothgrad_sigma, seed=seed)
-    return engine.run(method, batch, images, targets, batch_size, show_progress, pixel_level=True)
+    return engine.run(method, batch, images, targets, batch_size, show_progress, pixel_level=True, out=out)

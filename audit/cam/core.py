@@ -63,13 +63,12 @@ class CamEngine:
         self.path = find_cam_layer(model, layer)
         self.layer_name = layer_path(self.path)
         self.grid = layer_grid(model, self.path)
+        # Under a tf.distribute strategy with several replicas (audit.compute), each batch is
+        # split into one contiguous slice per replica and the results are put back in order.
+        self.strategy = tf.distribute.get_strategy()
         forward = logits_function(model, self.path)
-        self._forward = forward
-        self._input_grads = None
-        self._probabilities = None
 
-        @tf.function(reduce_retracing=True)
-        def _grads(x, targets):
+        def layer_grads(x, targets):
             with tf.GradientTape() as tape:
                 activations, logits = forward(x)
                 # A negative target means "the predicted class": decided in the same pass.
@@ -79,7 +78,43 @@ class CamEngine:
                 score = tf.reduce_sum(tf.gather(logits, targets, axis=1, batch_dims=1))
             return activations, tape.gradient(score, activations), targets
 
-        self._grads = _grads
+        def input_grads(x, targets):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                _, logits = forward(x)
+                targets = tf.where(targets < 0, tf.argmax(logits, axis=1, output_type=tf.int32), targets)
+                score = tf.reduce_sum(tf.gather(logits, targets, axis=1, batch_dims=1))
+            return tape.gradient(score, x), targets
+
+        def probabilities(x):
+            return (tf.nn.softmax(forward(x)[1]),)
+
+        self._plain = {"layer": layer_grads, "input": input_grads, "proba": probabilities}
+        self._compiled: dict[str, Callable] = {}
+
+    def _call(self, kind: str, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Run the compiled function ``kind`` (built on first use, then reused) on one batch."""
+        fn = self._compiled.get(kind)
+        replicas = self.strategy.num_replicas_in_sync
+        if fn is None:
+            plain, strategy = self._plain[kind], self.strategy
+            if replicas == 1:
+                fn = tf.function(plain, reduce_retracing=True)
+            else:
+                fn = tf.function(lambda *args: strategy.run(plain, args=args), reduce_retracing=True)
+            self._compiled[kind] = fn
+        if replicas == 1:
+            return tuple(o.numpy() for o in fn(*[tf.convert_to_tensor(a) for a in arrays]))
+        bounds = np.linspace(0, len(arrays[0]), replicas + 1).round().astype(int)
+
+        def part(a):
+            return lambda ctx: tf.convert_to_tensor(
+                a[bounds[ctx.replica_id_in_sync_group] : bounds[ctx.replica_id_in_sync_group + 1]]
+            )
+
+        args = [self.strategy.experimental_distribute_values_from_function(part(a)) for a in arrays]
+        outs = fn(*args)
+        return tuple(np.concatenate([v.numpy() for v in self.strategy.experimental_local_results(o)]) for o in outs)
 
     def activations_and_gradients(
         self, x: np.ndarray, targets: np.ndarray
@@ -88,69 +123,61 @@ class CamEngine:
 
         A target of -1 stands for the predicted class.
         """
-        a, g, t = self._grads(tf.convert_to_tensor(x), tf.convert_to_tensor(targets, tf.int32))
-        return a.numpy(), g.numpy(), t.numpy()
+        return self._call("layer", np.asarray(x, np.float32), np.asarray(targets, np.int32))
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """Softmax class probabilities (n, K) of the model's logits, compiled on first use."""
-        if self._probabilities is None:
-            forward = self._forward
-            self._probabilities = tf.function(lambda x: tf.nn.softmax(forward(x)[1]), reduce_retracing=True)
-        return self._probabilities(tf.convert_to_tensor(x)).numpy()
+        return self._call("proba", np.asarray(x, np.float32))[0]
 
     def input_gradients(self, x: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """dScore/dx (n, H, W, C) and the explained class (n,); -1 targets mean the predicted class.
 
         Compiled on first use (pixel-level methods only), then reused like the layer function.
         """
-        if self._input_grads is None:
-            forward = self._forward
-
-            @tf.function(reduce_retracing=True)
-            def _input_grads(x, targets):
-                with tf.GradientTape() as tape:
-                    tape.watch(x)
-                    _, logits = forward(x)
-                    targets = tf.where(targets < 0, tf.argmax(logits, axis=1, output_type=tf.int32), targets)
-                    score = tf.reduce_sum(tf.gather(logits, targets, axis=1, batch_dims=1))
-                return tape.gradient(score, x), targets
-
-            self._input_grads = _input_grads
-        g, t = self._input_grads(tf.convert_to_tensor(x), tf.convert_to_tensor(targets, tf.int32))
-        return g.numpy(), t.numpy()
+        return self._call("input", np.asarray(x, np.float32), np.asarray(targets, np.int32))
 
     def run(
         self,
         method: str,
         batch_fn: Callable[[CamEngine, np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]],
-        images: np.ndarray,
+        images,
         targets: np.ndarray | None = None,
         batch_size: int = 64,
         show_progress: bool = True,
         pixel_level: bool = False,
+        out: Callable[[tuple[int, ...]], np.ndarray] | None = None,
     ) -> CamResult:
         """Maps for ``images`` (N, H, W, C); ``targets`` None means the predicted class.
 
+        ``images`` is anything with ``len`` whose slices are arrays (an array, a memory-mapped
+        ``.npy``, :class:`audit.data.dataset.Rows`): only one batch is read at a time.
         ``batch_fn(engine, x, targets, start)`` returns (maps, explained classes) for the batch
         that begins at image ``start``; ``pixel_level`` maps are at image resolution.
+        ``out(shape)`` allocates the (N, h, w) float32 array the maps are written into, e.g. a
+        memory-mapped file in the cache, so memory grows with the batch, not with N.
         """
         n = len(images)
         starts = range(0, n, batch_size)
-        maps, used_targets = [], []
+        maps = None
+        used_targets = np.zeros(n, np.int32)
+        empty = np.zeros(n, bool)
         t0 = time.perf_counter()
         batches = progress(starts, total=len(starts), desc=f"cam {method}") if show_progress else starts
         for s in batches:
-            x = images[s : s + batch_size]
+            x = np.asarray(images[s : s + batch_size], np.float32)
             t = np.full(len(x), -1, np.int32) if targets is None else np.asarray(targets[s : s + batch_size], np.int32)
             m, t = batch_fn(self, x, t, s)
-            maps.append(np.asarray(m, np.float32))
-            used_targets.append(t)
+            if maps is None:
+                shape = (n, *np.shape(m)[1:])
+                maps = out(shape) if out is not None else np.empty(shape, np.float32)
+            maps[s : s + len(x)] = m
+            used_targets[s : s + len(x)] = t
+            empty[s : s + len(x)] = ~np.any(np.asarray(m) > 0, axis=(1, 2))
         seconds = time.perf_counter() - t0
-        out = np.concatenate(maps) if maps else np.zeros((0, 1, 1), np.float32)
         return CamResult(
-            maps=out,
-            targets=np.concatenate(used_targets) if used_targets else np.zeros(0, np.int32),
-            empty=~np.any(out > 0, axis=(1, 2)),
+            maps=maps if maps is not None else np.zeros((0, 1, 1), np.float32),
+            targets=used_targets,
+            empty=empty,
             method=method,
             layer="input" if pixel_level else self.layer_name,
             seconds=seconds,

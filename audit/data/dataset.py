@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Dataset", "load_dataset", "save_dataset", "split_indices"]
+__all__ = ["Dataset", "Rows", "load_dataset", "save_dataset", "split_indices"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,26 @@ class Dataset:
         return {name: int(np.sum(labels == k)) for k, name in enumerate(self.class_names)}
 
 
+class Rows:
+    """Rows ``index`` of ``array``, read one slice at a time (``transform`` applied to each).
+
+    Lets a stage stream a split of a memory-mapped dataset in batches: ``rows[s:e]`` reads
+    only those images from disk, and ``len(rows)`` is the number of rows.
+    """
+
+    def __init__(self, array: np.ndarray, index: np.ndarray, transform=None):
+        self.array, self.index, self.transform = array, np.asarray(index), transform
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice):
+            raise TypeError("Rows supports slices only")
+        x = np.asarray(self.array[self.index[key]])
+        return self.transform(x) if self.transform is not None else x
+
+
 def split_indices(
     labels: np.ndarray, test_fraction: float, val_fraction: float, rng: np.random.Generator
 ) -> np.ndarray:
@@ -69,25 +89,28 @@ def split_indices(
 
 
 def save_dataset(ds: Dataset, folder: Path) -> None:
-    """Write ``ds`` into ``folder`` (arrays.npz, meta.csv, info.json)."""
-    arrays = {"images": ds.images, "labels": ds.labels, "split": ds.split}
+    """Write ``ds`` into ``folder``: images.npy and label_maps.npy (memory-mappable), arrays.npz
+    (labels, split), meta.csv, info.json."""
+    np.save(folder / "images.npy", np.asarray(ds.images, np.float32))
     if ds.label_maps is not None:
-        arrays["label_maps"] = ds.label_maps
-    np.savez(folder / "arrays.npz", **arrays)
+        np.save(folder / "label_maps.npy", ds.label_maps)
+    np.savez(folder / "arrays.npz", labels=ds.labels, split=ds.split)
     ds.meta.to_csv(folder / "meta.csv", index=False)
     info = {"class_names": list(ds.class_names), "skipped": list(ds.skipped)}
     (folder / "info.json").write_text(json.dumps(info, indent=2))
 
 
 def load_dataset(folder: Path) -> Dataset:
-    """Read a dataset written by :func:`save_dataset`."""
+    """Read a dataset written by :func:`save_dataset`; images and label maps are memory-mapped
+    (read-only), so a stage that streams batches never holds the whole set in memory."""
     with np.load(folder / "arrays.npz", allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
+    maps = folder / "label_maps.npy"
     info = json.loads((folder / "info.json").read_text())
     return Dataset(
-        images=arrays["images"],
+        images=np.load(folder / "images.npy", mmap_mode="r"),
         labels=arrays["labels"],
-        label_maps=arrays.get("label_maps"),
+        label_maps=np.load(maps, mmap_mode="r") if maps.is_file() else None,
         class_names=tuple(info["class_names"]),
         split=arrays["split"],
         meta=pd.read_csv(folder / "meta.csv", keep_default_na=False),
