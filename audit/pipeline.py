@@ -161,6 +161,20 @@ def stage_regions(cfg: Config, ds: Dataset) -> np.ndarray:
     return regions_from_label_maps(ds.label_maps[ds.indices("test")])
 
 
+def _tumor_prior(ds: Dataset) -> np.ndarray | None:
+    """(H, W) mean tumor mask of the training images that show a tumor; None without any."""
+    if ds.label_maps is None:
+        return None
+    tumor = REGIONS.index("tumor")
+    total, count = None, 0
+    for s in range(0, len(tr := ds.indices("train")), 256):
+        masks = regions_from_label_maps(np.asarray(ds.label_maps[tr[s : s + 256]])) == tumor
+        masks = masks[masks.any(axis=(1, 2))]
+        total = masks.sum(axis=0, dtype=np.float64) + (0 if total is None else total)
+        count += len(masks)
+    return (total / count).astype(np.float32) if count else None
+
+
 @dataclass
 class Scores:
     per_image: pd.DataFrame
@@ -181,7 +195,9 @@ def stage_scores(cfg: Config, ds: Dataset, preds: Predictions, cams, regions: np
     for k, name in enumerate(ds.class_names):
         table[f"prob_{name}"] = preds.proba[:, k]
     table["cam_target"] = cams.targets
-    table = pd.concat([table, score_images(cams.maps, regions, cfg.regions.tolerance_px, cams.grid)], axis=1)
+    prior = _tumor_prior(ds)
+    scores = score_images(cams.maps, regions, cfg.regions.tolerance_px, cams.grid, prior)
+    table = pd.concat([table, scores], axis=1)
     table["weak_map"] = weak_maps(cams.maps, cfg.scores.weak_map_ratio)
     rng = np.random.default_rng([cfg.experiment.seed, 2])
     attention = summarize_attention(table, ds.class_names, rng, cfg.scores.bootstrap)

@@ -17,6 +17,7 @@ _summary = {
     "energy": dict,
     "on_anatomy": dict,
     "off_target_majority_share": dict,
+    "tumor": {"n": int, **{m: dict for m in ("pointing_hit", "energy_tumor", "auprc", "auprc_prior")}},
 }
 
 SCHEMA: dict = {

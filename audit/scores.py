@@ -25,11 +25,18 @@ from audit.regions import REGIONS
 
 __all__ = [
     "OFF_TARGET",
+    "TOP_FRACTIONS",
+    "TUMOR_METRICS",
     "area_fractions",
+    "average_precision",
+    "overlap_scores",
     "bootstrap_ci",
     "energy_fractions",
     "peak_region",
+    "pointing_hit",
+    "relevance_rank_accuracy",
     "score_images",
+    "tumor_scores",
     "summarize_attention",
     "tolerance_zone",
     "upsample_map",
@@ -38,6 +45,9 @@ __all__ = [
 
 OFF_TARGET: tuple[str, ...] = ("skull_band", "background", "padding", "artifact")
 """Regions that are not brain anatomy; their summed energy is ``energy_off_target``."""
+
+TOP_FRACTIONS: tuple[float, ...] = (0.05, 0.10, 0.20)
+"""Fractions of the image kept when a map is thresholded at its top pixels."""
 
 
 def upsample_map(cam: np.ndarray, shape: tuple[int, int], grid: Grid | None = None) -> np.ndarray:
@@ -90,24 +100,136 @@ def tolerance_zone(mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), disc).astype(bool)
 
 
-def score_images(maps: np.ndarray, regions: np.ndarray, tolerance_px: int, grid: Grid | None = None) -> pd.DataFrame:
+def pointing_hit(cam: np.ndarray, target: np.ndarray, tolerance_px: int = 0) -> float:
+    """Pointing game (Zhang et al. 2018, "Top-down neural attention by excitation backprop"):
+    1.0 if the map's maximum lies in ``target`` grown by ``tolerance_px`` (Euclidean), else 0.0.
+    Ties at the maximum count as a hit if any tied pixel is inside.  NaN for an all-zero map
+    or an empty target.
+    """
+    if not target.any() or not np.any(cam > 0):
+        return float("nan")
+    zone = tolerance_zone(target, tolerance_px)
+    return float(np.any(zone[cam == cam.max()]))
+
+
+def _top_mask(cam: np.ndarray, fraction: float) -> np.ndarray:
+    """Pixels at or above the ``ceil(fraction H W)``-th largest value (ties all kept)."""
+    flat = cam.ravel()
+    k = max(1, int(np.ceil(fraction * flat.size)))
+    threshold = np.partition(flat, flat.size - k)[flat.size - k]
+    return cam >= threshold
+
+
+def _iou_dice(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    inter, union, total = np.sum(a & b), np.sum(a | b), np.sum(a) + np.sum(b)
+    return (float(inter / union) if union else float("nan"), float(2 * inter / total) if total else float("nan"))
+
+
+def overlap_scores(cam: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """IoU = |S ∩ T| / |S ∪ T| and Dice = 2|S ∩ T| / (|S| + |T|) of the thresholded map S and ``target`` T.
+
+    S is the map's top 5, 10 and 20 % of pixels (:data:`TOP_FRACTIONS`; ties at the threshold
+    kept) and, separately, the pixels above Otsu's threshold (Otsu 1979) of the map's values.
+    All NaN for an all-zero map or an empty target; the Otsu pair is NaN for a constant map.
+    Keys ``iou_top5``, ``dice_top5``, ..., ``iou_otsu``, ``dice_otsu``.
+    """
+    from skimage.filters import threshold_otsu
+
+    out: dict[str, float] = {}
+    valid = target.any() and np.any(cam > 0)
+    for q in TOP_FRACTIONS:
+        iou, dice = _iou_dice(_top_mask(cam, q), target) if valid else (float("nan"),) * 2
+        out[f"iou_top{round(100 * q)}"], out[f"dice_top{round(100 * q)}"] = iou, dice
+    if valid and cam.max() > cam.min():
+        out["iou_otsu"], out["dice_otsu"] = _iou_dice(cam > threshold_otsu(cam), target)
+    else:
+        out["iou_otsu"] = out["dice_otsu"] = float("nan")
+    return out
+
+
+def average_precision(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Area under the precision-recall curve of ``scores`` as a detector of ``truth`` pixels, as
+    average precision ``AP = sum_n (R_n - R_{n-1}) P_n`` over the distinct score thresholds
+    (tied scores enter together; Manning et al. 2008, ch. 8).  A constant map gives the
+    prevalence.  NaN for an empty ``truth``.
+    """
+    s, t = scores.ravel(), truth.ravel().astype(bool)
+    positives = int(t.sum())
+    if positives == 0:
+        return float("nan")
+    order = np.argsort(-s, kind="stable")
+    s, t = s[order], t[order]
+    ends = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # last index of each run of equal scores
+    tp = np.cumsum(t)[ends]
+    precision = tp / (ends + 1)
+    recall = tp / positives
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def relevance_rank_accuracy(cam: np.ndarray, target: np.ndarray) -> float:
+    """Relevance rank accuracy (Arras et al. 2022, "CLEVR-XAI"): of the K = |T| highest-valued
+    pixels, the fraction inside ``target`` T.  Pixels tied at the K-th value share the
+    remaining places in proportion (so a constant map scores K/N, the prevalence).
+    NaN for an all-zero map or an empty target.
+    """
+    k = int(target.sum())
+    if k == 0 or not np.any(cam > 0):
+        return float("nan")
+    flat, t = cam.ravel(), target.ravel().astype(bool)
+    threshold = np.partition(flat, flat.size - k)[flat.size - k]
+    above, at = flat > threshold, flat == threshold
+    slots = k - int(above.sum())
+    hits = np.sum(t & above) + slots * np.sum(t & at) / np.sum(at)
+    return float(hits / k)
+
+
+def tumor_scores(cam: np.ndarray, target: np.ndarray, prior: np.ndarray | None, tolerance_px: int) -> dict:
+    """Localisation of the tumor ``target`` (H, W) bool by the upsampled ``cam`` (H, W).
+
+    Keys: ``pointing_hit`` (strict) and ``pointing_hit_tolerant`` (within ``tolerance_px``),
+    the :func:`overlap_scores`, ``auprc`` (:func:`average_precision` of the map) next to
+    ``auprc_prior`` (the same for ``prior``, the mean training tumor mask: a map that knows
+    only where tumors usually are), and ``rank_accuracy``.  The energy-based pointing game
+    (Wang et al. 2020) is ``energy_tumor`` of :func:`score_images`.  All NaN for an empty target.
+    """
+    empty = not np.any(cam > 0)
+    out = {
+        "pointing_hit": pointing_hit(cam, target),
+        "pointing_hit_tolerant": pointing_hit(cam, target, tolerance_px),
+        **overlap_scores(cam, target),
+        "auprc": float("nan") if empty else average_precision(cam, target),
+        "auprc_prior": average_precision(prior, target) if prior is not None else float("nan"),
+        "rank_accuracy": relevance_rank_accuracy(cam, target),
+    }
+    return out
+
+
+def score_images(
+    maps: np.ndarray,
+    regions: np.ndarray,
+    tolerance_px: int,
+    grid: Grid | None = None,
+    tumor_prior: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Per-image scores.
 
     Parameters
     ----------
     maps : (N, h, w) non-negative CAMs at layer resolution.
     regions : (N, H, W) region indices.
-    tolerance_px : radius of the tolerant artifact zone.
+    tolerance_px : radius of the tolerant zones (artifact; tumor pointing game).
     grid : placement of map cells on the image; None stretches (see :func:`upsample_map`).
+    tumor_prior : (H, W) mean tumor mask of the training images, for ``auprc_prior``.
 
     Returns
     -------
     One row per image: ``energy_<region>``, ``area_<region>``, ``enrichment_<region>``,
     ``energy_off_target``, ``energy_artifact_tolerant``, ``area_artifact_tolerant``,
-    ``peak_region`` (name, "" for an empty map) and ``empty_map``.
+    ``peak_region`` (name, "" for an empty map), ``empty_map``, and the :func:`tumor_scores`
+    (NaN where the image has no tumor pixels).
     """
     rows = []
-    artifact = REGIONS.index("artifact")
+    artifact, tumor = REGIONS.index("artifact"), REGIONS.index("tumor")
     for cam, reg in zip(maps, regions, strict=True):
         up = upsample_map(cam, reg.shape, grid)
         energy = energy_fractions(up, reg)
@@ -125,6 +247,7 @@ def score_images(maps: np.ndarray, regions: np.ndarray, tolerance_px: int, grid:
         peak = peak_region(up, reg)
         row["peak_region"] = REGIONS[peak] if peak >= 0 else ""
         row["empty_map"] = total == 0
+        row.update(tumor_scores(up, reg == tumor, tumor_prior, tolerance_px))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -184,7 +307,24 @@ def _summary(df: pd.DataFrame, rng: np.random.Generator, n_boot: int) -> dict:
         "peak_region_share": {
             r: float(np.mean(scored["peak_region"] == r)) if len(scored) else float("nan") for r in REGIONS
         },
+        "tumor": _tumor_summary(scored, ci),
     }
+
+
+TUMOR_METRICS: tuple[str, ...] = (
+    "pointing_hit", "pointing_hit_tolerant", "energy_tumor",
+    *(f"{m}_top{round(100 * q)}" for q in TOP_FRACTIONS for m in ("iou", "dice")),
+    "iou_otsu", "dice_otsu", "auprc", "auprc_prior", "rank_accuracy",
+)  # fmt: skip
+"""Per-image tumor localisation columns aggregated over the images that show a tumor."""
+
+
+def _tumor_summary(scored: pd.DataFrame, ci: Callable) -> dict:
+    with_tumor = scored[scored["area_tumor"] > 0] if "area_tumor" in scored else scored.iloc[:0]
+    out: dict = {"n": int(len(with_tumor))}
+    for m in TUMOR_METRICS:
+        out[m] = ci(with_tumor[m].to_numpy(dtype=float)) if m in with_tumor else ci(np.zeros(0))
+    return out
 
 
 def summarize_attention(

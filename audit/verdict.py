@@ -81,6 +81,15 @@ def decide_verdict(attention: dict, checks: list[dict], cfg: VerdictConfig, meth
             f"Mean energy on burned-in artifacts: {_pct(art['mean'])} "
             f"(95% CI {_pct(art['ci_low'])}–{_pct(art['ci_high'])})."
         )
+    tumor = correct.get("tumor", {})
+    hit, ap, prior = (tumor.get(k, {}).get("mean", float("nan")) for k in ("pointing_hit", "auprc", "auprc_prior"))
+    if tumor.get("n") and not math.isnan(hit):
+        t = tumor["pointing_hit"]
+        sentences.append(
+            f"On the {tumor['n']} correctly classified images that show a tumor, the map's peak lies on the tumor "
+            f"in {_pct(hit)} (95% CI {_pct(t['ci_low'])}–{_pct(t['ci_high'])}); as a pixel-wise tumor detector "
+            f"the map reaches an AUPRC of {ap:.2f}, against {prior:.2f} for the mean tumor location alone."
+        )
     weak = correct["n"] - correct["n_scored"]
     if weak:
         sentences.append(f"{weak} of {correct['n']} correct images have empty or weak maps and are not counted.")

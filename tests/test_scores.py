@@ -7,12 +7,17 @@ import pytest
 from audit.regions import REGIONS, regions_from_label_maps
 from audit.scores import (
     area_fractions,
+    average_precision,
     bootstrap_ci,
     energy_fractions,
+    overlap_scores,
     peak_region,
+    pointing_hit,
+    relevance_rank_accuracy,
     score_images,
     summarize_attention,
     tolerance_zone,
+    tumor_scores,
     upsample_map,
 )
 
@@ -155,3 +160,94 @@ def test_weak_maps_are_counted_not_averaged():
     s = summarize_attention(table, ("healthy", "tumor"), np.random.default_rng(0), n_boot=20)["overall"]
     assert (s["n"], s["n_weak_maps"], s["n_scored"]) == (2, 1, 1)
     assert s["energy"]["brain"]["mean"] == 1.0
+
+
+# ----------------------------------------------------------------------------- tumor localisation
+
+
+def _ramp() -> tuple[np.ndarray, np.ndarray]:
+    """A 10x10 map with distinct values 0..99 (row-major) and the last row as target."""
+    cam = np.arange(100, dtype=np.float32).reshape(10, 10)
+    target = np.zeros((10, 10), bool)
+    target[9] = True  # values 90..99
+    return cam, target
+
+
+def test_pointing_hit_strict_and_tolerant():
+    cam = np.zeros((10, 10), np.float32)
+    cam[2, 2] = 1
+    target = np.zeros((10, 10), bool)
+    target[5, 5] = True  # at distance sqrt(18) = 4.24 from the peak
+    assert pointing_hit(cam, target) == 0.0
+    assert pointing_hit(cam, target, tolerance_px=4) == 0.0
+    assert pointing_hit(cam, target, tolerance_px=5) == 1.0
+    target[2, 2] = True
+    assert pointing_hit(cam, target) == 1.0
+    assert math.isnan(pointing_hit(np.zeros((10, 10)), target))
+    assert math.isnan(pointing_hit(cam, np.zeros((10, 10), bool)))
+    assert pointing_hit(np.ones((10, 10)), target) == 1.0  # a map covering the image ties everywhere
+
+
+def test_overlap_at_top_fractions_and_otsu():
+    cam, target = _ramp()
+    got = overlap_scores(cam, target)
+    assert got["iou_top5"] == pytest.approx(5 / 10) and got["dice_top5"] == pytest.approx(10 / 15)
+    assert got["iou_top10"] == 1.0 and got["dice_top10"] == 1.0
+    assert got["iou_top20"] == pytest.approx(10 / 20) and got["dice_top20"] == pytest.approx(20 / 30)
+    two_level = np.where(target, 1.0, 0.2).astype(np.float32)
+    otsu = overlap_scores(two_level, target)
+    assert otsu["iou_otsu"] == 1.0 and otsu["dice_otsu"] == 1.0
+
+
+def test_overlap_of_whole_image_map_empty_target_and_zero_map():
+    _, target = _ramp()
+    whole = overlap_scores(np.ones((10, 10)), target)
+    assert whole["iou_top5"] == pytest.approx(10 / 100)  # ties keep every pixel
+    assert math.isnan(whole["iou_otsu"])  # no threshold separates a constant map
+    assert all(math.isnan(v) for v in overlap_scores(np.ones((10, 10)), np.zeros((10, 10), bool)).values())
+    assert all(math.isnan(v) for v in overlap_scores(np.zeros((10, 10)), target).values())
+
+
+def test_average_precision_known_values():
+    assert average_precision(np.array([0.9, 0.8, 0.7, 0.6]), np.array([1, 0, 1, 0])) == pytest.approx(
+        0.5 * 1 + 0.5 * 2 / 3
+    )
+    # Tied scores enter together: first group (1, 1) has precision 1/2 at recall 1/2.
+    assert average_precision(np.array([1.0, 1.0, 0.0]), np.array([1, 0, 1])) == pytest.approx(0.5 * 0.5 + 0.5 * 2 / 3)
+    assert average_precision(np.ones(8), np.array([1, 0, 0, 0, 1, 0, 0, 0])) == pytest.approx(0.25)  # prevalence
+    assert math.isnan(average_precision(np.ones(4), np.zeros(4)))
+
+
+def test_relevance_rank_accuracy_known_values():
+    cam, target = _ramp()
+    assert relevance_rank_accuracy(cam, target) == 1.0
+    assert relevance_rank_accuracy(cam, np.flipud(target)) == 0.0  # values 0..9: the lowest
+    assert relevance_rank_accuracy(np.ones((10, 10)), target) == pytest.approx(0.1)  # ties share: prevalence
+    single = np.zeros((10, 10), bool)
+    single[9, 9] = True  # single-pixel tumor at the peak
+    assert relevance_rank_accuracy(cam, single) == 1.0
+    assert math.isnan(relevance_rank_accuracy(np.zeros((10, 10)), target))
+
+
+def test_tumor_scores_with_prior_and_without_tumor():
+    cam, target = _ramp()
+    prior = target.astype(np.float32) * 0.5
+    got = tumor_scores(cam, target, prior, tolerance_px=0)
+    assert got["pointing_hit"] == 1.0 and got["auprc"] == 1.0 and got["auprc_prior"] == 1.0
+    assert got["rank_accuracy"] == 1.0
+    assert all(math.isnan(v) for v in tumor_scores(cam, np.zeros((10, 10), bool), prior, 3).values())
+
+
+def test_score_images_tumor_columns_and_summary_counts_tumor_images_only():
+    reg = np.full((2, 8, 8), BRAIN, np.uint8)
+    reg[0, 2:4, 2:4] = TUMOR
+    maps = np.zeros((2, 8, 8), np.float32)
+    maps[:, 2, 2] = 1.0
+    table = score_images(maps, reg, tolerance_px=0, tumor_prior=None)
+    assert table.loc[0, "pointing_hit"] == 1.0 and math.isnan(table.loc[1, "pointing_hit"])
+    assert table.loc[0, "energy_tumor"] == pytest.approx(1.0)
+    table["label"], table["correct"] = [1, 0], [True, True]
+    summary = summarize_attention(table, ("healthy", "tumor"), np.random.default_rng(0), 50)
+    assert summary["overall"]["tumor"]["n"] == 1
+    assert summary["overall"]["tumor"]["pointing_hit"]["mean"] == 1.0
+    assert math.isnan(summary["by_class"]["healthy"]["tumor"]["pointing_hit"]["mean"])

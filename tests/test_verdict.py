@@ -54,3 +54,13 @@ def test_weak_and_empty_maps_are_reported():
 def test_no_evidence_is_mixed():
     v = decide_verdict(attention(float("nan"), float("nan")), [], CFG)
     assert v["label"] == "mixed" and "no evidence" in v["summary"]
+
+
+def test_summary_cites_tumor_localisation():
+    att = attention(0.8, 0.1)
+    ci = lambda m: {"mean": m, "ci_low": m - 0.1, "ci_high": m + 0.1}  # noqa: E731
+    tumor = {"n": 40, "pointing_hit": ci(0.7), "auprc": ci(0.42), "auprc_prior": ci(0.1)}
+    att["by_correct"]["correct"]["tumor"] = tumor
+    summary = decide_verdict(att, [], CFG)["summary"]
+    assert "On the 40 correctly classified images that show a tumor, the map's peak lies on the tumor in 70%" in summary
+    assert "(95% CI 60%–80%)" in summary and "AUPRC of 0.42, against 0.10 for the mean tumor location alone" in summary
