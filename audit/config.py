@@ -157,6 +157,9 @@ class VerdictConfig:
     """At or below this mean energy fraction on brain + tumor the verdict is 'artifact'."""
     off_target_share_max: float = 0.25
     """'anatomy' also needs at most this share of correct images with >50% energy off the brain."""
+    min_balanced_accuracy: float = 0.6
+    """Below this test balanced accuracy the model is near chance: its maps show no reliance on
+    anything, and the verdict is 'mixed' whatever the maps look like."""
 
 
 @dataclass(frozen=True)

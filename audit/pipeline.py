@@ -683,7 +683,13 @@ def _run_stages(cfg: Config, out: Path, needed: list[str], keys: dict, only, fre
     t0 = time.perf_counter()
     checks = outputs["checks"]
     check_dicts = [{"name": c.name, "status": c.status, "weighs_on_verdict": c.weighs_on_verdict} for c in checks]
-    verdict = decide_verdict(outputs["scores"].attention, check_dicts, cfg.verdict, TITLES[cfg.cam.method])
+    verdict = decide_verdict(
+        outputs["scores"].attention,
+        check_dicts,
+        cfg.verdict,
+        TITLES[cfg.cam.method],
+        outputs["predict"].metrics["balanced_accuracy"],
+    )
     results = build_results(cfg, outputs, verdict, timings, status, compute_seconds)
     problems = validate_results(json.loads(json.dumps(results, default=_json_default)))
     if problems:  # a broken contract is a bug here, not a user error

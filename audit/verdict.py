@@ -9,6 +9,9 @@ says how the model gets its accuracy:
 
 Rules (thresholds in ``[verdict]`` of the experiment):
 
+0. ``mixed`` if the test balanced accuracy is below ``min_balanced_accuracy``: a model
+   near chance has learnt no rule, so where its maps fall says nothing about reliance
+   (the maps of an untrained network follow image edges; Adebayo et al. 2018);
 1. ``artifact`` if ``on_anatomy <= artifact_max`` or a check failed that declares
    ``weighs_on_verdict`` (e.g. artifact reliance);
 2. ``anatomy`` if ``on_anatomy >= anatomy_min``, ``off_target_majority_share <=
@@ -31,13 +34,20 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def decide_verdict(attention: dict, checks: list[dict], cfg: VerdictConfig, method: str = "Grad-CAM") -> dict:
+def decide_verdict(
+    attention: dict,
+    checks: list[dict],
+    cfg: VerdictConfig,
+    method: str = "Grad-CAM",
+    balanced_accuracy: float | None = None,
+) -> dict:
     """Apply the rules above.
 
     Parameters
     ----------
     attention : output of :func:`audit.scores.summarize_attention`.
     checks : check results as dicts with ``name``, ``status`` and optional ``weighs_on_verdict``.
+    balanced_accuracy : the model's test balanced accuracy (None: not known, rule 0 skipped).
 
     Returns
     -------
@@ -54,7 +64,17 @@ def decide_verdict(attention: dict, checks: list[dict], cfg: VerdictConfig, meth
         "n_correct_scored": correct["n_scored"],
         "n_correct_weak_or_empty": correct["n"] - correct["n_scored"],
         "failed_checks": failed,
+        "balanced_accuracy": balanced_accuracy,
     }
+    if balanced_accuracy is not None and balanced_accuracy < cfg.min_balanced_accuracy:
+        return {
+            "label": "mixed",
+            "summary": f"The model is near chance (test balanced accuracy {_pct(balanced_accuracy)}, below "
+            f"{_pct(cfg.min_balanced_accuracy)}): it has learnt no rule, so its maps say nothing about what it "
+            f"relies on. For the record, {_pct(correct['on_anatomy']['mean'])} of the {method} energy on correctly "
+            "classified images lies on brain tissue or tumor.",
+            "evidence": evidence,
+        }
     if math.isnan(on["mean"]):
         return {
             "label": "mixed",

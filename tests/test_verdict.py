@@ -64,3 +64,12 @@ def test_summary_cites_tumor_localisation():
     summary = decide_verdict(att, [], CFG)["summary"]
     assert "On the 40 correctly classified images that show a tumor, the map's peak lies on the tumor in 70%" in summary
     assert "(95% CI 60%–80%)" in summary and "AUPRC of 0.42, against 0.10 for the mean tumor location alone" in summary
+
+
+def test_a_model_near_chance_gets_mixed_whatever_its_maps_show():
+    v = decide_verdict(attention(0.1, 0.95), [], CFG, balanced_accuracy=0.53)
+    assert v["label"] == "mixed"
+    assert v["summary"].startswith("The model is near chance (test balanced accuracy 53%, below 60%)")
+    assert v["evidence"]["balanced_accuracy"] == 0.53
+    assert decide_verdict(attention(0.1, 0.95), [], CFG, balanced_accuracy=0.6)["label"] == "artifact"
+    assert decide_verdict(attention(0.1, 0.95), [], CFG)["label"] == "artifact"  # accuracy unknown: rule skipped
