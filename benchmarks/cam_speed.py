@@ -3,7 +3,8 @@
 
 Loads (or trains, once) the default experiment's model from ``reports/default/cache``, then
 in one process, each timing the best of three after a warm-up: ``model.predict`` on the
-test set, every CAM method through the batched engine, and the seed's procedure (a conv
+test set, every CAM method through the batched engine (Score-CAM and SmoothGrad, many passes
+per image, timed once on 64 images), Grad-CAM at batch sizes 32 to 256, and the seed's procedure (a conv
 sub-model and a classifier sub-model built, and a GradientTape run, for every image) on the
 first 20 test images (run last: it adds graph nodes to the model's layers, as the seed did).
 Run: ``.venv/bin/python benchmarks/cam_speed.py``.
@@ -32,7 +33,7 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    from audit.cam import METHODS, MULTIPASS_METHODS, PIXEL_METHODS, CamEngine, compute_cams
+    from audit.cam import METHODS, MULTIPASS_METHODS, CamEngine, compute_cams
     from audit.config import load_config
     from audit.pipeline import STAGES, run_pipeline, stage_keys
 
@@ -47,9 +48,9 @@ def main() -> None:
 
     t_predict = best_of(lambda: model.predict(x, batch_size=64, verbose=0))
     engine = CamEngine(model)
-    methods = [*METHODS, *PIXEL_METHODS]
+    methods = [*METHODS, "gradient"]
     times = {m: best_of(lambda m=m: compute_cams(model, x, m, engine=engine, show_progress=False)) for m in methods}
-    for m in MULTIPASS_METHODS:  # one forward pass per scored channel: timed once, on 64 images
+    for m in (*MULTIPASS_METHODS, "smoothgrad"):  # many passes per image: timed once, on 64 images
         t0 = time.perf_counter()
         compute_cams(model, x[:64], m, engine=engine, show_progress=False)
         times[m] = (time.perf_counter() - t0) * n / 64
