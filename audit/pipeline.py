@@ -233,6 +233,7 @@ def stage_checks(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions,
             config=cfg,
             params=validate_params(cls, cfg.checks.params.get(name, {})),
             rng=np.random.default_rng([cfg.experiment.seed, 3, i]),
+            meta=ds.meta.iloc[te].reset_index(drop=True),
         )
         result = run_check(cls, ctx)
         say(f"  check {name}: {result.status} ({result.seconds:.1f} s) {result.headline}")

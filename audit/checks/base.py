@@ -59,6 +59,29 @@ class CheckContext:
     config: Any
     params: dict[str, Any]
     rng: np.random.Generator
+    meta: pd.DataFrame | None = None
+    """Dataset metadata of the test images (site, contrast, ...), one row per image."""
+
+    def compute_maps(self, images: np.ndarray, targets: np.ndarray | None = None, method: str | None = None):
+        """Maps for ``images`` through the shared engine (no rebuild; live weights), with the
+        experiment's CAM settings; ``method`` None = the audit's method.  Returns a CamResult."""
+        from audit.cam import compute_cams
+
+        cam = self.config.cam
+        return compute_cams(
+            self.model, images, method or cam.method, targets=targets, batch_size=cam.batch_size,
+            engine=self.cam_engine, show_progress=False, smoothgrad_samples=cam.smoothgrad_samples,
+            smoothgrad_sigma=cam.smoothgrad_sigma, seed=self.config.experiment.seed,
+            scorecam_channels=cam.scorecam_channels,
+        )  # fmt: skip
+
+    def upsampled(self, maps: np.ndarray, grid) -> np.ndarray:
+        """(N, H, W): maps (N, h, w) placed on the test images' pixel grid by ``grid``
+        (a CamResult's ``grid``; :func:`audit.scores.upsample_map`)."""
+        from audit.scores import upsample_map
+
+        shape = tuple(self.images.shape[1:3])
+        return np.stack([upsample_map(m, shape, grid) for m in np.asarray(maps)])
 
 
 class Check:

@@ -1,3 +1,8 @@
-"""Built-in checks (imported by the registry, which registers them)."""
+"""Built-in checks: importing this module registers them (one module per check family)."""
 
 from __future__ import annotations
+
+import audit.checks.artifact_reliance  # noqa: F401
+import audit.checks.faithfulness  # noqa: F401
+import audit.checks.randomization  # noqa: F401
+import audit.checks.shortcut_probe  # noqa: F401

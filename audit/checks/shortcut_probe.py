@@ -1,0 +1,128 @@
+"""Dataset shortcut probe: can the label be predicted from features that carry no anatomy?
+
+A plain classifier (scikit-learn logistic regression on standardised features, or boosted
+trees) predicts the label from image-level acquisition features under stratified 5-fold
+cross-validation; its ROC AUC (one-vs-rest macro beyond two classes) measures how much label
+information the data offers outside the anatomy.  Hospital identity alone reached AUC 0.86
+in a known chest X-ray case (Zech et al. 2018), so such signals are real.
+
+Features (head = brain, tumor and skull band; outside = the rest): mean intensity of 8-px
+border strips and 16-px corners, the share and count of bright pixels (> 0.5) outside the
+head, noise (std) outside the head, histogram moments of the image (mean, std, skewness,
+kurtosis), the head's area fraction and bounding-box aspect (field of view), and any of the
+metadata columns ``orig_height``, ``orig_width``, ``orig_aspect``, ``padding`` when present.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kurtosis, skew
+
+from audit.checks.base import Check, CheckContext, CheckResult
+from audit.checks.registry import register
+from audit.regions import REGIONS
+
+__all__ = ["ShortcutProbe", "acquisition_features"]
+
+_HEAD = [REGIONS.index(r) for r in ("brain", "tumor", "skull_band")]
+_META = ("orig_height", "orig_width", "orig_aspect", "padding")
+
+
+def acquisition_features(images: np.ndarray, regions: np.ndarray | None, meta: pd.DataFrame | None) -> pd.DataFrame:
+    """One row of non-anatomical features per image (see the module docstring).
+
+    images : (N, H, W, C) in [0, 1]; regions : (N, H, W) region indices, or None (the head is
+    then the pixels above 5% of the image's maximum).
+    """
+    rows = []
+    for i, img in enumerate(np.asarray(images, np.float32)):
+        g = img.mean(axis=-1)
+        head = np.isin(regions[i], _HEAD) if regions is not None else g > 0.05 * max(float(g.max()), 1e-6)
+        out = ~head
+        b, c = 8, 16
+        rr, cc = np.nonzero(head)
+        row = {
+            "border_top": g[:b].mean(), "border_bottom": g[-b:].mean(),
+            "border_left": g[:, :b].mean(), "border_right": g[:, -b:].mean(),
+            "corner_tl": g[:c, :c].mean(), "corner_tr": g[:c, -c:].mean(),
+            "corner_bl": g[-c:, :c].mean(), "corner_br": g[-c:, -c:].mean(),
+            "bright_outside_share": float((g[out] > 0.5).mean()) if out.any() else 0.0,
+            "bright_outside_count": float((g[out] > 0.5).sum()),
+            "noise_outside": float(g[out].std()) if out.any() else 0.0,
+            "mean": g.mean(), "std": g.std(), "skewness": skew(g.ravel()), "kurtosis": kurtosis(g.ravel()),
+            "head_area": float(head.mean()),
+            "head_aspect": float(np.ptp(rr) + 1) / float(np.ptp(cc) + 1) if rr.size else 0.0,
+        }  # fmt: skip
+        rows.append(row)
+    table = pd.DataFrame(rows).astype(float).fillna(0.0)
+    if meta is not None:
+        for col in _META:
+            if col in meta:
+                table[col] = pd.to_numeric(meta[col], errors="coerce").fillna(0.0).to_numpy(float)
+    return table
+
+
+@register
+class ShortcutProbe(Check):
+    name = "shortcut_probe"
+    title = "Dataset shortcut probe"
+    description = (
+        "Cross-validated classifier on acquisition features with no anatomy (borders, corners, bright pixels "
+        "outside the head, noise, histogram moments, field of view); warns when it predicts the label well."
+    )
+    cost = "low"
+    params = {"classifier": "logistic", "warn_auc": 0.7, "fail_auc": 0.9, "folds": 5}
+    weighs_on_verdict = True
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import roc_auc_score
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        p = {**self.params, **ctx.params}
+        y = np.asarray(ctx.labels)
+        counts = np.bincount(y, minlength=len(ctx.class_names))
+        folds = min(p["folds"], int(counts[counts > 0].min()) if counts.any() else 0)
+        if (counts > 0).sum() < 2 or folds < 2:
+            return CheckResult(self.name, "skipped", "too few images per class for cross-validation")
+        features = acquisition_features(ctx.images, ctx.regions, ctx.meta)
+        seed = int(ctx.rng.integers(2**31 - 1))
+        if p["classifier"] == "logistic":
+            clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        elif p["classifier"] == "boosted_trees":
+            clf = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
+        else:
+            raise ValueError(f"classifier must be logistic or boosted_trees, got {p['classifier']!r}")
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        proba = cross_val_predict(clf, features.to_numpy(), y, cv=cv, method="predict_proba")
+        if proba.shape[1] == 2:
+            auc = float(roc_auc_score(y, proba[:, 1]))
+        else:
+            auc = float(roc_auc_score(y, proba, multi_class="ovr", average="macro"))
+        # Which features carry the label: standardised mean difference between classes (first vs rest).
+        z = (features - features.mean()) / features.std(ddof=0).replace(0, 1)
+        effect = (z[y == y.max()].mean() - z[y != y.max()].mean()).abs().sort_values(ascending=False)
+        top = pd.DataFrame({"feature": effect.index[:8], "standardised_difference": effect.to_numpy()[:8].round(3)})
+        metrics = {"auc": auc, "classifier": p["classifier"], "folds": folds, "n_features": features.shape[1]}
+        lead = ", ".join(top["feature"][:3])
+        if auc >= p["fail_auc"]:
+            status = "fail"
+        elif auc >= p["warn_auc"]:
+            status = "warn"
+        else:
+            status = "pass"
+        if status == "pass":
+            headline = (
+                f"Acquisition features without anatomy predict the label with AUC {auc:.2f}, "
+                f"below the warning level {p['warn_auc']:.2f}."
+            )
+        else:
+            headline = (
+                f"Acquisition features without anatomy predict the label with AUC {auc:.2f} "
+                f"(strongest: {lead}): the data offers a shortcut."
+            )
+        return CheckResult(self.name, status, headline, metrics=metrics, tables={"features that differ most": top})

@@ -1,0 +1,186 @@
+"""Built-in checks on cases whose answer is known, and the contract every registered check keeps."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.checks import STATUSES, CheckContext, available_checks, run_check
+from audit.checks.randomization import reinitialize, weighted_layers
+from audit.config import Config, apply_overrides
+from audit.regions import REGIONS
+
+BRAIN, TUMOR, SKULL, BG, PAD, ART = range(6)
+
+
+def phantom(n: int = 40, size: int = 32, seed: int = 0):
+    """Discs (brain inside a skull ring) with varying brightness; class 1 also has a bright
+    4x4 marker in the top-left corner, marked as artifact in the regions."""
+    rng = np.random.default_rng(seed)
+    rr, cc = np.mgrid[:size, :size]
+    dist = np.hypot(rr - size / 2, cc - size / 2)
+    labels = np.tile([0, 1], n // 2)
+    images = np.zeros((n, size, size, 1), np.float32)
+    regions = np.full((n, size, size), BG, np.uint8)
+    for i, y in enumerate(labels):
+        images[i, dist < 12, 0] = rng.uniform(0.3, 0.6)
+        images[i, (dist >= 10) & (dist < 12), 0] = 0.9
+        regions[i][dist < 10] = BRAIN
+        regions[i][(dist >= 10) & (dist < 12)] = SKULL
+        if y:
+            images[i, :4, :4, 0] = 1.0
+            regions[i, :4, :4] = ART
+    return images, labels, regions
+
+
+def marker_model(size: int = 32) -> keras.Model:
+    """Reads only the top-left 4x4 corner: logits (-10 m + 5, 10 m - 5) for its mean m."""
+    x = inp = keras.Input((size, size, 1))
+    x = keras.layers.Cropping2D(((0, size - 4), (0, size - 4)))(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(2, activation="softmax", name="head")(x)
+    model = keras.Model(inp, out)
+    model.get_layer("head").set_weights([np.array([[-10.0, 10.0]]), np.array([5.0, -5.0])])
+    return model
+
+
+def context(model, images, labels, regions, params=None, cams=None, engine=None, meta=None) -> CheckContext:
+    from audit.model import predict_proba
+
+    return CheckContext(
+        images=images, labels=labels, regions=regions, class_names=("healthy", "tumor"), model=model,
+        proba=predict_proba(model, images), cams=cams, cam_engine=engine, per_image=pd.DataFrame(),
+        config=Config(), params=params or {}, rng=np.random.default_rng(0), meta=meta,
+    )  # fmt: skip
+
+
+def test_marker_reading_model_fails_artifact_reliance():
+    images, labels, regions = phantom()
+    model = marker_model()
+    result = run_check(available_checks()["artifact_reliance"], context(model, images, labels, regions))
+    assert result.status == "fail", result.details
+    assert result.metrics["accuracy"] == 1.0
+    assert result.metrics["flip_rate_non_anatomy_removed"] == 0.5  # every marked image loses its marker
+    assert result.metrics["balanced_accuracy_brain_blanked"] == 1.0  # the marker survives brain blanking
+    assert result.weighs_on_verdict
+
+
+def test_model_blind_to_the_marker_passes_artifact_reliance():
+    images, labels, regions = phantom()
+    regions = regions.copy()
+    # Same images, but the label now shows in the brain's brightness only, which the model reads.
+    images = images.copy()
+    images[:, :4, :4] = 0
+    regions[regions == ART] = BG
+    images[labels == 1] = np.where(regions[labels == 1, ..., None] == BRAIN, 0.8, images[labels == 1])
+    x = inp = keras.Input((32, 32, 1))
+    x = keras.layers.Cropping2D(((12, 12), (12, 12)))(x)  # the brain's centre
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax", name="head")(x))
+    model.get_layer("head").set_weights([np.array([[-20.0, 20.0]]), np.array([14.0, -14.0])])
+    result = run_check(available_checks()["artifact_reliance"], context(model, images, labels, regions))
+    assert result.metrics["accuracy"] == 1.0
+    assert result.status == "pass", result.headline
+    assert result.metrics["flip_rate_non_anatomy_removed"] == 0.0
+
+
+@pytest.mark.parametrize("fill", ["median", "inpaint", "noisy_linear"])
+def test_every_fill_removes_the_marker(fill):
+    from audit.checks.artifact_reliance import fill_regions
+
+    images, _, regions = phantom(2)
+    out = fill_regions(images[1], regions[1] == ART, fill, regions[1] == BG, np.random.default_rng(0))
+    assert out[:4, :4].max() < 0.2 and np.array_equal(out[8:, 8:], images[1, 8:, 8:])
+
+
+def test_marker_in_the_data_fails_the_shortcut_probe():
+    images, labels, regions = phantom()
+    result = run_check(available_checks()["shortcut_probe"], context(marker_model(), images, labels, regions))
+    assert result.status == "fail" and result.metrics["auc"] == 1.0
+    top = result.tables["features that differ most"]
+    assert {"corner_tl", "bright_outside_share"} <= set(top["feature"])  # the marker's signatures
+    assert top["standardised_difference"].iloc[0] == pytest.approx(2.0)  # a feature present in one class only
+
+
+def test_shortcut_probe_passes_when_labels_are_unrelated_to_acquisition():
+    images, labels, regions = phantom(80)
+    images[:, :4, :4] = 0
+    regions[regions == ART] = BG
+    result = run_check(available_checks()["shortcut_probe"], context(marker_model(), images, labels, regions))
+    assert result.status == "pass", result.headline
+
+
+def test_reinitialize_draws_from_the_layers_own_initializer():
+    x = inp = keras.Input((4,))
+    out = keras.layers.Dense(3, kernel_initializer=keras.initializers.Constant(3.0), name="d")(x)
+    model = keras.Model(inp, out)
+    model.get_layer("d").kernel.assign(np.arange(12, dtype=np.float32).reshape(4, 3))
+    reinitialize(model.get_layer("d"), np.random.default_rng(0))
+    assert np.all(model.get_layer("d").kernel.numpy() == 3.0)  # not a permutation of the trained values
+
+
+def test_weighted_layers_recurse_into_nested_models():
+    base_in = keras.Input((8, 8, 1))
+    base = keras.Model(base_in, keras.layers.Conv2D(2, 3, name="c")(base_in), name="base")
+    x = inp = keras.Input((8, 8, 1))
+    x = keras.layers.GlobalAveragePooling2D()(base(x))
+    model = keras.Model(inp, keras.layers.Dense(2, name="head")(x))
+    assert [name for name, _ in weighted_layers(model)] == ["base/c", "head"]
+
+
+def test_randomized_model_maps_differ_and_weights_are_restored():
+    from audit.cam import CamEngine, compute_cams
+
+    keras.utils.set_random_seed(1)
+    x = inp = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax", name="head")(x))
+    images = np.random.default_rng(0).random((12, 16, 16, 1)).astype(np.float32)
+    engine = CamEngine(model)
+    cams = compute_cams(model, images, engine=engine, show_progress=False)
+    before = [w.copy() for w in model.get_weights()]
+    ctx = context(model, images, np.tile([0, 1], 6), None, params={"sample": 12}, cams=cams, engine=engine)
+    result = run_check(available_checks()["cascading_randomization"], ctx)
+    assert result.status in ("pass", "warn", "fail"), result.details
+    steps = result.tables["similarity per step"]
+    assert steps["step"].tolist() == ["none", "head", "…conv"]
+    assert steps.loc[0, "spearman"] == pytest.approx(1.0)  # the trained maps against themselves
+    assert steps.loc[2, "spearman"] < 0.9  # a re-initialised model explains differently
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+    assert engine._compiled["layer"].experimental_get_tracing_count() == 1  # weights assigned, nothing retraced
+
+
+def test_faithfulness_prefers_a_map_on_the_pixels_the_model_reads():
+    from audit.cam import CamResult
+    from audit.cam.geometry import Grid
+
+    images, labels, regions = phantom()
+    model = marker_model()
+    maps = np.zeros((len(images), 32, 32), np.float32)
+    maps[:, :4, :4] = 1.0  # exactly what the model reads
+    cams = CamResult(maps, labels, np.zeros(len(images), bool), "oracle", "input", 0.0, Grid(0, 1, 0, 1, exact=True))
+    ctx = context(model, images, labels, regions, params={"sample": 20, "steps": 8}, cams=cams)
+    result = run_check(available_checks()["faithfulness"], ctx)
+    assert result.status == "pass", result.headline
+    assert result.metrics["deletion_auc_map"] < result.metrics["deletion_auc_random"]
+
+
+def test_every_registered_check_keeps_the_contract_on_the_quick_run(quick_copy):
+    from audit.pipeline import run_pipeline
+
+    cfg, out = quick_copy
+    names = sorted(available_checks())
+    assert {"artifact_reliance", "cascading_randomization", "faithfulness", "independent_randomization",
+            "shortcut_probe"} <= set(names)  # fmt: skip
+    res = run_pipeline(apply_overrides(cfg, ["checks.run=[" + ", ".join(f'"{n}"' for n in names) + "]"]), out)
+    assert [c["name"] for c in res.results["checks"]] == names
+    for check in res.results["checks"]:
+        assert check["status"] in STATUSES and check["status"] != "error", (check["name"], check["headline"])
+        assert check["headline"] and all(isinstance(v, int | float | str | bool) for v in check["metrics"].values())
+        cls = available_checks()[check["name"]]
+        assert cls.title and cls.description and cls.cost in ("low", "medium", "high")
+    assert (out / "report.html").is_file()
+    assert len(REGIONS) == 6
