@@ -184,3 +184,17 @@ def test_every_registered_check_keeps_the_contract_on_the_quick_run(quick_copy):
         assert cls.title and cls.description and cls.cost in ("low", "medium", "high")
     assert (out / "report.html").is_file()
     assert len(REGIONS) == 6
+
+
+def test_similarity_metrics_known_values():
+    from audit.checks.similarity import similarity
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(32, 32))
+    same = similarity(a, a)
+    assert all(v == pytest.approx(1.0) for v in same.values())
+    flipped = similarity(a, -a)
+    assert flipped["spearman"] == pytest.approx(-1.0) and flipped["spearman_abs"] == pytest.approx(1.0)
+    ramp = np.tile(np.arange(32.0), (32, 1))
+    assert similarity(ramp, 2 * ramp + 1)["spearman"] == pytest.approx(1.0)  # ranks ignore monotone rescaling
+    assert np.isnan(similarity(np.ones((32, 32)), a)["spearman"])

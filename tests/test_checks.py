@@ -66,3 +66,31 @@ def test_unknown_check_is_a_clear_error():
     cfg = apply_overrides(Config(), ['checks.run=["no_such_check"]'])
     with pytest.raises(ValueError, match="unknown check 'no_such_check'; available: "):
         validate_checks(cfg)
+
+
+def test_example_plugin_package_is_found_through_its_entry_point(quick_copy, tmp_path, monkeypatch):
+    import importlib
+    import subprocess
+    from pathlib import Path
+
+    from audit.config import apply_overrides
+    from audit.pipeline import run_pipeline
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "brain_audit_example"
+    target = tmp_path / "site"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--no-build-isolation",
+         "--target", str(target), str(example)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    monkeypatch.syspath_prepend(str(target))
+    importlib.invalidate_caches()
+    assert "border_attention" in available_checks()
+    cfg, out = quick_copy
+    cfg = apply_overrides(cfg, ['checks.run=["border_attention"]', "checks.border_attention.border_px=6"])
+    res = run_pipeline(cfg, out, only="report")
+    (check,) = res.results["checks"]
+    assert check["name"] == "border_attention" and check["status"] in ("pass", "warn"), check["headline"]
+    assert 0 < check["metrics"]["mean_border_share"] <= 1
+    sys.modules.pop("brain_audit_example", None)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult
 from audit.checks.registry import register
-from audit.checks.similarity import SIMILARITIES, sobel_map
+from audit.checks.similarity import SIMILARITIES, compare, prepare, sobel_map
 
 __all__ = ["CascadingRandomization", "IndependentRandomization", "reinitialize", "weighted_layers"]
 
@@ -55,13 +56,18 @@ def reinitialize(layer, rng: np.random.Generator) -> None:
         v.assign(init(tuple(v.shape), dtype=v.dtype))
 
 
-def _similarities(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    """Mean similarity over images, per metric, of map stacks a and b (N, H, W)."""
-    out = {}
-    for name, fn in SIMILARITIES.items():
-        values = np.array([fn(x, y) for x, y in zip(a, b, strict=True)], float)
-        out[name] = float(np.nanmean(values)) if np.any(~np.isnan(values)) else float("nan")
-    return out
+def _similarities(original: list[dict], maps: list[dict]) -> dict[str, float]:
+    """Mean over images, per metric, of the similarity of prepared maps (see :mod:`.similarity`)."""
+    values = pd.DataFrame([compare(a, b) for a, b in zip(original, maps, strict=True)])
+    return {m: float(values[m].mean()) if values[m].notna().any() else float("nan") for m in SIMILARITIES}
+
+
+def _prepared(maps: np.ndarray, size: int) -> list[dict]:
+    """Maps (N, H, W) area-averaged to ``size`` x ``size`` (CAMs are smooth; this keeps the
+    metrics' cost small next to a CAM pass), then prepared once for every comparison."""
+    if maps.shape[1:] != (size, size):
+        maps = np.stack([cv2.resize(m, (size, size), interpolation=cv2.INTER_AREA) for m in maps])
+    return [prepare(m) for m in maps]
 
 
 def _derangement(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -96,7 +102,7 @@ def _curve_figure(table: pd.DataFrame, baseline: dict[str, float], title: str) -
 class _Randomization(Check):
     cost = "medium"
     needs = ("extra_cams",)
-    params = {"sample": 48}
+    params = {"sample": 48, "compare_size": 64}
     cascading = True
 
     def run(self, ctx: CheckContext) -> CheckResult:
@@ -109,16 +115,17 @@ class _Randomization(Check):
         layers = weighted_layers(model)[::-1]  # output first
         if not layers:
             return CheckResult(self.name, "skipped", "the model has no layers with weights")
-        original = ctx.upsampled(*_maps_grid(ctx.compute_maps(x, targets)))
-        baseline = _similarities(original, original[_derangement(len(x), ctx.rng)])
-        sobel = np.stack([sobel_map(img) for img in x])
+        size = ctx.params.get("compare_size", self.params["compare_size"])
+        original = _prepared(ctx.upsampled(*_maps_grid(ctx.compute_maps(x, targets))), size)
+        baseline = _similarities(original, [original[j] for j in _derangement(len(x), ctx.rng)])
+        sobel = _prepared(np.stack([sobel_map(img) for img in x]), size)
         rows = [{"step": "none", **_similarities(original, original), "spearman_to_sobel": _to_sobel(original, sobel)}]
         try:
             for k, (name, layer) in enumerate(layers):
                 if not self.cascading:
                     model.set_weights(saved)
                 reinitialize(layer, ctx.rng)
-                maps = ctx.upsampled(*_maps_grid(ctx.compute_maps(x, targets)))
+                maps = _prepared(ctx.upsampled(*_maps_grid(ctx.compute_maps(x, targets))), size)
                 step = f"…{name}" if self.cascading and k else name
                 sims = _similarities(original, maps)
                 rows.append({"step": step, **sims, "spearman_to_sobel": _to_sobel(maps, sobel)})
@@ -190,8 +197,8 @@ def _maps_grid(result):
     return result.maps, result.grid
 
 
-def _to_sobel(maps: np.ndarray, sobel: np.ndarray) -> float:
-    values = [SIMILARITIES["spearman"](m, s) for m, s in zip(maps, sobel, strict=True)]
+def _to_sobel(maps: list[dict], sobel: list[dict]) -> float:
+    values = np.array([compare(m, s)["spearman"] for m, s in zip(maps, sobel, strict=True)])
     return float(np.nanmean(values)) if np.any(~np.isnan(values)) else float("nan")
 
 

@@ -1,56 +1,65 @@
-"""Similarity of two saliency maps, as used by the randomization and stability checks
-(Adebayo et al. 2018, "Sanity Checks for Saliency Maps", section 3).
+"""Similarity of two saliency maps, as used by the randomization checks (Adebayo et al. 2018,
+"Sanity Checks for Saliency Maps", section 3).
 
-Each function takes two maps of the same shape ``(H, W)`` and returns a float; maps are
-compared after scaling each to [0, 1] by its maximum (the maps are stored unnormalised).
+Maps are compared after scaling each to [0, 1] by its maximum (the maps are stored
+unnormalised).  Each map's rank vector and HOG features are computed once by
+:func:`prepare`, so comparing one trained map with many randomized ones costs one
+preparation per map, not one per pair.
+
+- ``spearman``: Spearman rank correlation of the values = Pearson correlation of their ranks;
+- ``spearman_abs``: the same for the absolute values (equal to ``spearman`` for the
+  non-negative CAMs and gradient magnitudes the engine produces);
+- ``ssim``: structural similarity (Wang et al. 2004) of the scaled maps, data range 1;
+- ``hog_pearson``: Pearson correlation of HOG features (Dalal & Triggs 2005; 8x8-pixel cells,
+  9 orientations, 2x2-cell blocks).
+
+Constant maps (no ranks to correlate) give NaN for the correlations.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import pearsonr, spearmanr
+from scipy.stats import rankdata
 from skimage.feature import hog
 from skimage.metrics import structural_similarity
 
-__all__ = ["SIMILARITIES", "hog_pearson", "sobel_map", "spearman_abs", "spearman_signed", "ssim"]
+__all__ = ["SIMILARITIES", "compare", "prepare", "similarity", "sobel_map"]
+
+SIMILARITIES: tuple[str, ...] = ("spearman_abs", "spearman", "ssim", "hog_pearson")
+"""The metrics every randomization check reports."""
 
 
-def _unit(m: np.ndarray) -> np.ndarray:
+def prepare(m: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-map features for :func:`compare`: the scaled map, ranks of values and of |values|, HOG."""
     m = np.asarray(m, np.float64)
     top = np.abs(m).max()
-    return m / top if top > 0 else m
+    unit = m / top if top > 0 else m
+    ranks = rankdata(m.ravel())
+    abs_ranks = ranks if m.min() >= 0 else rankdata(np.abs(m).ravel())
+    features = hog(unit, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2))
+    return {"unit": unit, "ranks": ranks, "abs_ranks": abs_ranks, "hog": features}
 
 
-def spearman_signed(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation of the maps' values (NaN when either map is constant)."""
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
-    return float(spearmanr(np.ravel(a), np.ravel(b)).statistic)
+    a, b = a - a.mean(), b - b.mean()
+    return float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
 
 
-def spearman_abs(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation of ``|a|`` and ``|b|``.  Equal to the signed value for the
-    non-negative CAMs (ReLU'd) and gradient magnitudes the engine produces."""
-    return spearman_signed(np.abs(a), np.abs(b))
+def compare(pa: dict, pb: dict) -> dict[str, float]:
+    """All :data:`SIMILARITIES` of two prepared maps of the same shape."""
+    return {
+        "spearman_abs": _pearson(pa["abs_ranks"], pb["abs_ranks"]),
+        "spearman": _pearson(pa["ranks"], pb["ranks"]),
+        "ssim": float(structural_similarity(pa["unit"], pb["unit"], data_range=1.0)),
+        "hog_pearson": _pearson(pa["hog"], pb["hog"]),
+    }
 
 
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Structural similarity (Wang et al. 2004) of the [0, 1]-scaled maps, data range 1."""
-    return float(structural_similarity(_unit(a), _unit(b), data_range=1.0))
-
-
-def hog_pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation of the maps' HOG features (Dalal & Triggs 2005; 8x8-pixel cells,
-    9 orientations, 2x2-cell blocks), as in Adebayo et al. 2018.  NaN if either is constant."""
-    fa = hog(_unit(a), orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2))
-    fb = hog(_unit(b), orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2))
-    if np.ptp(fa) == 0 or np.ptp(fb) == 0:
-        return float("nan")
-    return float(pearsonr(fa, fb).statistic)
-
-
-SIMILARITIES = {"spearman_abs": spearman_abs, "spearman": spearman_signed, "ssim": ssim, "hog_pearson": hog_pearson}
-"""Name -> similarity function; every check reports all of them."""
+def similarity(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """All :data:`SIMILARITIES` of two maps (H, W)."""
+    return compare(prepare(a), prepare(b))
 
 
 def sobel_map(image: np.ndarray) -> np.ndarray:
