@@ -1,15 +1,17 @@
-"""Render the run's outputs: report.html (self-contained), per_image.csv, config.toml.
+"""Render the run's outputs: report.html (self-contained), per_image.csv, config.toml, figures/.
 
 Templates receive plain dicts, lists and DataFrames, never models.  Jinja2 runs with
 autoescape on and StrictUndefined, so every string from data, config or plugins is
-escaped and a missing value is an error, not a blank.
+escaped and a missing value is an error, not a blank.  Images are embedded as data URIs
+(PNG for figures, JPEG for thumbnails), so the report opens offline from disk; the same
+figures are written full size into ``<out>/figures/``.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import math
+import re
 from pathlib import Path
 
 import cv2
@@ -17,54 +19,31 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from audit.io import write_text_atomic
+from audit.io import write_bytes_atomic, write_text_atomic
 from audit.regions import REGIONS
-from audit.scores import upsample_map
+from audit.report.figures import colorbar_png, panel_arrays, roc_png, sample_grid_png, training_curves_png
+from audit.scores import TUMOR_METRICS, upsample_map
 
 __all__ = ["render_html", "write_outputs"]
 
-_COLORMAPS = {
-    "inferno": cv2.COLORMAP_INFERNO,
-    "viridis": cv2.COLORMAP_VIRIDIS,
-    "magma": cv2.COLORMAP_MAGMA,
-    "jet": cv2.COLORMAP_JET,
-}
-# Contour colours (BGR) per region drawn on overlays.
-_CONTOURS = {"brain": (80, 200, 80), "tumor": (60, 60, 255), "artifact": (255, 200, 0)}
+_ARTIFACT_COLUMNS = ("marker", "frame", "padding", "zoom", "intensity", "noise", "ghost", "site_marker")
 
 
-def _png_data_uri(img_bgr: np.ndarray) -> str:
-    ok, buf = cv2.imencode(".png", img_bgr)
+def _uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def _encode(img_bgr: np.ndarray, ext: str = ".png") -> bytes:
+    params = [cv2.IMWRITE_JPEG_QUALITY, 80] if ext == ".jpg" else []
+    ok, buf = cv2.imencode(ext, img_bgr, params)
     if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
-
-
-def _panel(image: np.ndarray, cam: np.ndarray, regions: np.ndarray, grid, colormap: str, scale: int = 2) -> dict:
-    """image | map | overlay with region contours, as PNG data URIs (uint8 for OpenCV drawing)."""
-    gray = (np.clip(image[..., 0] if image.ndim == 3 else image, 0, 1) * 255).astype(np.uint8)
-    up = upsample_map(cam, gray.shape, grid)
-    peak = float(up.max())
-    norm = (up / peak * 255).astype(np.uint8) if peak > 0 else np.zeros_like(gray)
-    heat = cv2.applyColorMap(norm, _COLORMAPS[colormap])
-    base = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
-    overlay = cv2.addWeighted(heat, 0.4, base, 0.6, 0)
-    size = (gray.shape[1] * scale, gray.shape[0] * scale)
-    overlay = cv2.resize(overlay, size, interpolation=cv2.INTER_NEAREST)
-    for name, colour in _CONTOURS.items():
-        mask = cv2.resize((regions == REGIONS.index(name)).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
-        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(overlay, contours, -1, colour, 1)
-    return {
-        "image": _png_data_uri(cv2.resize(base, size, interpolation=cv2.INTER_NEAREST)),
-        "map": _png_data_uri(cv2.resize(heat, size, interpolation=cv2.INTER_NEAREST)),
-        "overlay": _png_data_uri(overlay),
-    }
+        raise RuntimeError(f"{ext} encoding failed")
+    return buf.tobytes()
 
 
 def _fmt(value) -> str:
-    if isinstance(value, bool):
-        return str(value)
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
     if isinstance(value, int | np.integer):
         return str(int(value))
     if isinstance(value, float | np.floating):
@@ -72,19 +51,24 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _gallery(
-    per_image: pd.DataFrame, order: pd.Index, images, cams, regions, colormap: str, title: str, note: str
-) -> dict:
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "figure"
+
+
+def _gallery(per_image, order, images, ups, regions, colormap: str, title: str, note: str) -> dict:
     items = []
     for i in order:
         row = per_image.loc[i]
+        base, heat, overlay = panel_arrays(images[i], ups(i), regions[i], colormap)
         items.append(
             {
                 "id": row["id"],
                 "caption": f"true {row['class']}, predicted {row['predicted_class']}; "
                 f"brain+tumor {_fmt(row['energy_brain'] + row['energy_tumor'])}, "
                 f"off-brain {_fmt(row['energy_off_target'])}",
-                **_panel(images[i], cams.maps[i], regions[i], cams.grid, colormap),
+                "image": _uri(_encode(base)),
+                "map": _uri(_encode(heat)),
+                "overlay": _uri(_encode(overlay)),
             }
         )
     return {"title": title, "note": note, "items": items}
@@ -100,87 +84,129 @@ def render_html(context: dict) -> str:
     return env.get_template("report.html").render(**context)
 
 
+def _dataset_findings(meta: pd.DataFrame, class_names: tuple[str, ...], labels: np.ndarray) -> pd.DataFrame:
+    """Per class: images with each artifact present, and per site."""
+    rows = []
+    for col in _ARTIFACT_COLUMNS:
+        if col in meta:
+            present = meta[col].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+            rows.append({"finding": f"artifact: {col}", **{c: int(present[labels == k].sum()) for k, c in
+                                                         enumerate(class_names)}})  # fmt: skip
+    if "site" in meta:
+        for site in sorted(meta["site"].astype(str).unique()):
+            here = (meta["site"].astype(str) == site).to_numpy()
+            rows.append({"finding": f"site: {site}", **{c: int(here[labels == k].sum()) for k, c in
+                                                       enumerate(class_names)}})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def write_outputs(out: Path, cfg, results: dict, outputs: dict) -> None:
-    """Write config.toml, per_image.csv and report.html into ``out`` (each atomically)."""
+    """Write config.toml, per_image.csv, figures/ and report.html into ``out`` (each atomically)."""
     from audit.pipeline import resolved_config_text
 
     ds = outputs["data"]
     te = ds.indices("test")
-    images = ds.images[te]
+    images = np.asarray(ds.images[te])
     cams, regions = outputs["cam"], outputs["regions"]
     per_image: pd.DataFrame = outputs["scores"].per_image
     write_text_atomic(out / "config.toml", resolved_config_text(cfg))
     write_text_atomic(out / "per_image.csv", per_image.to_csv(index=False))
+    colormap = cfg.report.colormap
+    shape = images.shape[1:3]
+
+    def ups(i: int) -> np.ndarray:
+        return upsample_map(np.asarray(cams.maps[i]), shape, cams.grid)
+
+    figures: dict[str, bytes] = {}  # file name -> PNG, written to figures/ and embedded
+    history = results["model"]["history"]
+    curves = training_curves_png(history, results["model"]["best_epoch"])
+    if curves is not None:
+        figures["training-curves.png"] = curves
+    labels = ds.labels[te]
+    figures["roc.png"] = roc_png(labels, outputs["predict"].proba, ds.class_names)
+    figures["colorbar.png"] = colorbar_png(colormap)
+    samples = []
+    rng = np.random.default_rng([cfg.experiment.seed, 5])
+    for k, name in enumerate(ds.class_names):
+        idx = np.flatnonzero(labels == k)
+        pick = np.sort(rng.choice(idx, size=min(4, len(idx)), replace=False)) if len(idx) else idx
+        if len(pick):
+            fname = f"samples-{k}.png"
+            figures[fname] = sample_grid_png(images[pick], np.asarray(regions)[pick])
+            samples.append({"class": name, "src": fname, "ids": [str(per_image.loc[i, "id"]) for i in pick]})
 
     n = cfg.report.gallery_size
     scored = per_image[~per_image["empty_map"]]
     on = scored["energy_brain"] + scored["energy_tumor"]
+
+    def gallery(order, title: str, note: str) -> dict:
+        return _gallery(per_image, order, images, ups, regions, colormap, title, note)
+
     galleries = [
-        _gallery(
-            per_image,
-            on.sort_values(ascending=False).index[:n],
-            images,
-            cams,
-            regions,
-            cfg.report.colormap,
-            "Most anatomy-focused",
-            "highest share of energy on brain + tumor",
-        ),
-        _gallery(
-            per_image,
-            scored["energy_off_target"].sort_values(ascending=False).index[:n],
-            images,
-            cams,
-            regions,
-            cfg.report.colormap,
-            "Most off-brain",
-            "highest share of energy on skull band, background, padding, artifact",
-        ),
-        _gallery(
-            per_image,
-            per_image.index[~per_image["correct"]][:n],
-            images,
-            cams,
-            regions,
-            cfg.report.colormap,
-            "Misclassified",
-            "first misclassified test images",
-        ),
-    ]
+        gallery(on.sort_values(ascending=False).index[:n], "Most anatomy-focused",
+                "highest share of energy on brain + tumor"),
+        gallery(scored["energy_off_target"].sort_values(ascending=False).index[:n], "Most artifact-driven",
+                "highest share of energy on skull band, background, padding and burned-in artifacts"),
+        gallery(per_image.index[~per_image["correct"]][:n], "Misclassified", "the first misclassified test images"),
+    ]  # fmt: skip
+
+    from audit.checks import available_checks
+
+    known = available_checks(cfg.checks.plugins)
     checks = []
-    for c in outputs["checks"]:
+    for j, c in enumerate(outputs["checks"]):
+        cls = known.get(c.name)
+        figs = {}
+        for t, png in c.figures.items():
+            fname = f"check-{j}-{_slug(c.name)}-{_slug(t)}.png"
+            figures[fname] = png
+            figs[t] = fname
         checks.append(
             {
                 "name": c.name,
+                "title": getattr(cls, "title", "") or c.name,
+                "description": getattr(cls, "description", ""),
+                "cost": getattr(cls, "cost", ""),
+                "seconds": c.seconds,
                 "status": c.status,
                 "headline": c.headline,
+                "weighs_on_verdict": c.weighs_on_verdict,
                 "metrics": {k: _fmt(v) for k, v in c.metrics.items()},
                 "tables": {t: df.to_dict(orient="split") for t, df in c.tables.items()},
-                "figures": {
-                    t: "data:image/png;base64," + base64.b64encode(png).decode("ascii") for t, png in c.figures.items()
-                },
+                "figures": figs,
                 "details": c.details,
             }
         )
+
+    thumbs = []
+    for i in range(len(per_image)):
+        _, _, overlay = panel_arrays(images[i], ups(i), np.asarray(regions[i]), colormap, scale=1)
+        thumbs.append(_uri(_encode(cv2.resize(overlay, (64, 64), interpolation=cv2.INTER_AREA), ".jpg"), "image/jpeg"))
     table_cols = [
-        "id",
-        "class",
-        "predicted_class",
-        "correct",
-        *[f"energy_{r}" for r in REGIONS],
-        "energy_off_target",
-        "peak_region",
-    ]
+        "id", "class", "predicted_class", "correct", *[f"prob_{c}" for c in ds.class_names],
+        *[f"energy_{r}" for r in REGIONS], "energy_off_target", "peak_region", "pointing_hit", "auprc",
+        *[c for c in ("site", "contrast") if c in per_image],
+    ]  # fmt: skip
+    rows = per_image[table_cols].to_dict(orient="records")
+
+    fig_dir = out / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    for fname, png in figures.items():
+        write_bytes_atomic(fig_dir / fname, png)
+    test_meta = ds.meta.iloc[te].reset_index(drop=True)
+    findings = _dataset_findings(test_meta, ds.class_names, labels)
     context = {
         "r": results,
+        "fig": {name: _uri(png) for name, png in figures.items()},
+        "samples": samples,
         "galleries": galleries,
         "checks": checks,
         "regions": list(REGIONS),
+        "tumor_metrics": list(TUMOR_METRICS),
+        "findings": findings.to_dict(orient="split") if len(findings) else None,
         "table_cols": table_cols,
-        "table_rows": per_image[table_cols].to_dict(orient="records"),
+        "table_rows": rows,
+        "thumbs": thumbs,
         "config_toml": resolved_config_text(cfg),
-        "results_json": json.dumps(
-            {k: results[k] for k in ("dataset", "cam", "verdict", "versions")}, indent=2, default=str
-        ),
     }
     write_text_atomic(out / "report.html", render_html(context))
