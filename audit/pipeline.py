@@ -15,6 +15,7 @@ The report stage is never cached: it is cheap and writes the run's outputs
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -218,6 +219,7 @@ def stage_checks(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions,
         return results
     engine = CamEngine(trained.model, cfg.cam.layer)
     te = ds.indices("test")
+    retrain = None if cfg.model.path else functools.partial(_retrain, cfg, ds)
     for i, name in enumerate(cfg.checks.run):
         cls = checks[name]
         ctx = CheckContext(
@@ -234,11 +236,33 @@ def stage_checks(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions,
             params=validate_params(cls, cfg.checks.params.get(name, {})),
             rng=np.random.default_rng([cfg.experiment.seed, 3, i]),
             meta=ds.meta.iloc[te].reset_index(drop=True),
+            retrain=retrain,
         )
         result = run_check(cls, ctx)
         say(f"  check {name}: {result.status} ({result.seconds:.1f} s) {result.headline}")
         results.append(result)
     return results
+
+
+def _retrain(cfg: Config, ds: Dataset, seed: int, permute_labels: bool = False):
+    """The configured architecture trained again on the training split (for checks that need it)."""
+    import keras
+
+    from audit.model import build_model, train_model
+
+    tr, va = ds.indices("train"), ds.indices("val")
+    y_tr, y_va = ds.labels[tr], ds.labels[va]
+    if permute_labels:
+        rng = np.random.default_rng([seed, 7])
+        y_tr, y_va = rng.permutation(y_tr), rng.permutation(y_va)
+    keras.utils.set_random_seed(seed)
+    model = build_model(cfg.model.architecture, ds.images.shape[1:], len(ds.class_names), cfg.model.width,
+                        cfg.model.dense_units)  # fmt: skip
+    return train_model(
+        model, np.asarray(ds.images[tr]), y_tr, np.asarray(ds.images[va]), y_va, epochs=cfg.train.epochs,
+        batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate, patience=cfg.train.patience,
+        seed=seed, augment=cfg.train.augment,
+    ).model  # fmt: skip
 
 
 def validate_checks(cfg: Config) -> None:

@@ -198,3 +198,104 @@ def test_similarity_metrics_known_values():
     ramp = np.tile(np.arange(32.0), (32, 1))
     assert similarity(ramp, 2 * ramp + 1)["spearman"] == pytest.approx(1.0)  # ranks ignore monotone rescaling
     assert np.isnan(similarity(np.ones((32, 32)), a)["spearman"])
+
+
+def _gap_model(seed: int = 1, symmetric: bool = False) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    x = inp = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax", name="head")(x))
+    if symmetric:
+        kernel, bias = model.get_layer("conv").get_weights()
+        model.get_layer("conv").set_weights([(kernel + kernel[:, ::-1]) / 2, bias])
+    return model
+
+
+def _cam_context(model, images, labels, params, retrain=None):
+    from audit.cam import CamEngine, compute_cams
+
+    engine = CamEngine(model)
+    cams = compute_cams(model, images, engine=engine, show_progress=False)
+    ctx = context(model, images, labels, None, params=params, cams=cams, engine=engine)
+    ctx.retrain = retrain
+    return ctx
+
+
+def test_stability_is_perfect_for_no_noise_and_a_mirror_symmetric_case():
+    rng = np.random.default_rng(0)
+    half = rng.random((12, 16, 8, 1)).astype(np.float32)
+    images = np.concatenate([half, half[:, :, ::-1]], axis=2)  # left-right symmetric images
+    ctx = _cam_context(_gap_model(symmetric=True), images, np.tile([0, 1], 6), {"sample": 12, "noise": 0.0})
+    result = run_check(available_checks()["explanation_stability"], ctx)
+    assert result.metrics["spearman_noise"] == pytest.approx(1.0)
+    assert result.metrics["spearman_flip"] == pytest.approx(1.0, abs=1e-3)  # float rounding breaks some ties
+    assert result.status == "pass", result.headline
+
+
+def test_data_randomization_fails_when_the_retrained_model_is_the_same_and_skips_without_retraining():
+    images = np.random.default_rng(0).random((12, 16, 16, 1)).astype(np.float32)
+    model = _gap_model()
+    ctx = _cam_context(model, images, np.tile([0, 1], 6), {"sample": 12}, retrain=lambda seed, permute_labels: model)
+    result = run_check(available_checks()["data_randomization"], ctx)
+    assert result.status == "fail" and result.metrics["spearman"] == pytest.approx(1.0)
+    ctx.retrain = None
+    assert run_check(available_checks()["data_randomization"], ctx).status == "skipped"
+    other = _gap_model(seed=7)
+    ctx.retrain = lambda seed, permute_labels: other
+    assert run_check(available_checks()["data_randomization"], ctx).metrics["spearman"] < 0.99
+
+
+def test_subgroup_disparity_flags_a_site_the_model_gets_wrong():
+    n = 40
+    table = pd.DataFrame({
+        "site": ["A"] * 20 + ["B"] * 20, "correct": [True] * 20 + [False] * 20, "empty_map": False,
+        "weak_map": False, "energy_brain": 0.5, "energy_tumor": 0.1, "label": [0, 1] * 20,
+    })  # fmt: skip
+    ctx = context(marker_model(), *phantom(n)[:1], np.tile([0, 1], 20), None)
+    ctx.per_image = table
+    result = run_check(available_checks()["subgroup_disparity"], ctx)
+    assert result.status == "warn" and "site=A" in result.headline and result.metrics["n_flagged"] == 2
+    table["correct"] = [True, False] * 20
+    assert run_check(available_checks()["subgroup_disparity"], ctx).status == "pass"
+
+
+def test_eigengap_counts_the_blocks_of_a_block_diagonal_graph():
+    from audit.checks.clustering import eigengap_clusters
+
+    blocks = [np.ones((5, 5)) - np.eye(5) for _ in range(3)]
+    affinity = np.zeros((15, 15))
+    for b, block in enumerate(blocks):
+        affinity[5 * b : 5 * b + 5, 5 * b : 5 * b + 5] = block
+    k, values = eigengap_clusters(affinity, 8)
+    assert k == 3 and np.allclose(values[:3], 0, atol=1e-9)
+
+
+def test_strategy_clustering_separates_two_attention_patterns():
+    from audit.cam import CamResult
+    from audit.cam.geometry import Grid
+
+    n = 60
+    maps = np.zeros((n, 32, 32), np.float32)
+    maps[: n // 2, 12:20, 12:20] = 1.0  # centre (brain)
+    maps[n // 2 :, :4, :4] = 1.0  # corner (artifact)
+    maps += np.random.default_rng(0).random(maps.shape).astype(np.float32) * 0.01
+    images, labels, regions = phantom(n)
+    table = score_table(maps, regions, labels)
+    cams = CamResult(maps, labels, np.zeros(n, bool), "oracle", "input", 0.0, Grid(0, 1, 0, 1, exact=True))
+    ctx = context(marker_model(), images, labels, regions, params={"neighbors": 5}, cams=cams)
+    ctx.per_image = table
+    result = run_check(available_checks()["strategy_clustering"], ctx)
+    assert result.metrics["n_clusters"] == 2, result.headline
+    clusters = next(iter(result.tables.values()))
+    assert sorted(clusters["n"]) == [30, 30]
+    assert result.status == "warn"  # the corner cluster is off the brain
+    assert sorted(clusters["name"].str.split(",").str[0]) == ["background-focused", "brain-focused"]
+
+
+def score_table(maps, regions, labels) -> pd.DataFrame:
+    from audit.scores import score_images
+
+    table = score_images(maps, regions, tolerance_px=0)
+    table["label"], table["correct"], table["weak_map"] = labels, True, False
+    return table

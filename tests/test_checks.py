@@ -94,3 +94,31 @@ def test_example_plugin_package_is_found_through_its_entry_point(quick_copy, tmp
     assert check["name"] == "border_attention" and check["status"] in ("pass", "warn"), check["headline"]
     assert 0 < check["metrics"]["mean_border_share"] <= 1
     sys.modules.pop("brain_audit_example", None)
+
+
+def test_a_raising_plugin_is_reported_and_the_audit_completes(quick_copy, tmp_path, monkeypatch):
+    from audit.config import apply_overrides
+    from audit.pipeline import run_pipeline
+
+    (tmp_path / "broken_checks.py").write_text(
+        textwrap.dedent("""
+        from audit.checks import Check
+
+        class Broken(Check):
+            name = "broken"
+            title = "Always raises"
+
+            def run(self, ctx):
+                raise ZeroDivisionError("plugin bug")
+    """)
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg, out = quick_copy
+    cfg = apply_overrides(cfg, ['checks.plugins=["broken_checks"]', 'checks.run=["broken", "shortcut_probe"]'])
+    res = run_pipeline(cfg, out)
+    sys.modules.pop("broken_checks", None)
+    broken, probe = res.results["checks"]
+    assert broken["status"] == "error" and broken["headline"] == "ZeroDivisionError: plugin bug"
+    assert probe["status"] in ("pass", "warn", "fail")  # the next check still ran
+    html = (out / "report.html").read_text()
+    assert "ZeroDivisionError: plugin bug" in html and "Traceback" in html

@@ -61,6 +61,10 @@ class CheckContext:
     rng: np.random.Generator
     meta: pd.DataFrame | None = None
     """Dataset metadata of the test images (site, contrast, ...), one row per image."""
+    retrain: Any = None
+    """``retrain(seed, permute_labels=False) -> model``: the configured architecture trained again
+    on the training split with the experiment's budget (labels permuted when asked); None when
+    the audited model was loaded from a file and cannot be retrained."""
 
     def compute_maps(self, images: np.ndarray, targets: np.ndarray | None = None, method: str | None = None):
         """Maps for ``images`` through the shared engine (no rebuild; live weights), with the

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import audit.checks.artifact_reliance  # noqa: F401
+import audit.checks.clustering  # noqa: F401
 import audit.checks.faithfulness  # noqa: F401
 import audit.checks.randomization  # noqa: F401
 import audit.checks.shortcut_probe  # noqa: F401
+import audit.checks.stability  # noqa: F401
+import audit.checks.subgroups  # noqa: F401
