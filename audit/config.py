@@ -51,9 +51,16 @@ class ExperimentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """The dataset; ``source = "synthetic"`` is the phantom generator (:mod:`audit.data.synthetic`)."""
+    """The dataset: ``source = "synthetic"`` is the phantom generator (:mod:`audit.data.synthetic`);
+    ``"folder"`` reads class folders of images under ``path`` (:mod:`audit.data.folders`)."""
 
-    source: Literal["synthetic"] = "synthetic"
+    source: Literal["synthetic", "folder"] = "synthetic"
+    path: str = ""
+    """Root of the image folders (source = "folder")."""
+    class_map: tuple[str, ...] = ()
+    """Extra folder-name -> class entries, each "folder=label" (source = "folder")."""
+    resize: Literal["stretch", "pad"] = "pad"
+    """How folder images reach image_size: stretch, or scale to fit and pad (source = "folder")."""
     n_images: int = 1000
     image_size: int = 128
     classes: Literal["binary", "four"] = "binary"

@@ -46,10 +46,14 @@ __all__ = ["STAGES", "RunResult", "StageSpec", "run_pipeline", "stage_keys"]
 
 
 def stage_data(cfg: Config) -> Dataset:
-    """Build the dataset and its train/val/test split."""
+    """Build (or read) the dataset and its train/val/test split."""
+    rng = np.random.default_rng([cfg.experiment.seed, 1])
+    if cfg.data.source == "folder":
+        from audit.data.folders import load_folder_dataset
+
+        return load_folder_dataset(cfg.data, rng)
     from audit.data.synthetic import generate_dataset
 
-    rng = np.random.default_rng([cfg.experiment.seed, 1])
     return generate_dataset(cfg.data, rng, show_progress=True)
 
 
@@ -452,11 +456,24 @@ def _file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+def _folder_fingerprint(path: str) -> str:
+    """SHA-256 of every file's relative path, size and modification time under ``path``."""
+    root = Path(path)
+    if not root.is_dir():
+        return "missing"  # loading reports the problem with a clear message
+    digest = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        st = f.stat()
+        digest.update(f"{f.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def stage_keys(cfg: Config) -> dict[str, str]:
     """Cache key of every cached stage (16 hex digits).
 
-    A user's model file enters the train key by its content, so replacing the file
-    under the same name invalidates everything computed from it.
+    A user's model file enters the train key by its content, and an image folder enters the
+    data key by its listing (paths, sizes, modification times), so replacing either under
+    the same name invalidates everything computed from it.
     """
     raw = config_to_dict(cfg)
     keys: dict[str, str] = {}
@@ -469,6 +486,8 @@ def stage_keys(cfg: Config) -> dict[str, str]:
         }
         if name == "train" and cfg.model.path:
             payload["model_file_sha256"] = _file_sha256(cfg.model.path)
+        if name == "data" and cfg.data.source == "folder":
+            payload["folder_listing"] = _folder_fingerprint(cfg.data.path)
         keys[name] = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return keys
 

@@ -1,0 +1,162 @@
+"""Image folders as a :class:`~audit.data.dataset.Dataset`: the public brain-tumor MRI layouts
+and any class-per-folder tree.
+
+Layouts recognised under ``data.path`` (folder names matched case-insensitively):
+
+- ``Training/`` + ``Testing/`` (also ``train``/``test``), each holding class folders: the
+  given split is kept, validation is drawn from the training part (stratified, seeded);
+- class folders at the top (Kaggle's ``Brain Tumor/`` + ``Healthy/``, ``yes/`` + ``no/``, or
+  any other names): a stratified, seeded train/val/test split is made.
+
+Folder names map to class labels through :data:`DEFAULT_CLASS_MAP` plus ``data.class_map``
+entries ``"folder=label"``; other names are classes of their own.  Images (JPEG, PNG, BMP,
+TIFF; 8 or 16 bit; grayscale, RGB or RGBA) are read as grayscale in [0, 1] and fitted to
+``data.image_size`` by ``data.resize`` (``stretch`` or aspect-preserving ``pad``); original
+size, aspect ratio and padding go into the metadata, since they can be shortcuts themselves.
+Unreadable files are skipped and recorded.  No region masks: ``label_maps`` is None.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from audit.data.dataset import Dataset, split_indices
+
+__all__ = ["DEFAULT_CLASS_MAP", "IMAGE_SUFFIXES", "fit_to_size", "load_folder_dataset", "read_image", "scan_folder"]
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
+DEFAULT_CLASS_MAP: dict[str, str] = {
+    "brain tumor": "tumor", "tumor": "tumor", "yes": "tumor",
+    "healthy": "healthy", "no": "healthy", "notumor": "healthy", "no_tumor": "healthy", "no tumor": "healthy",
+    "glioma": "glioma", "glioma_tumor": "glioma", "meningioma": "meningioma", "meningioma_tumor": "meningioma",
+    "pituitary": "pituitary", "pituitary_tumor": "pituitary",
+}  # fmt: skip
+_SPLITS = {"training": "train", "train": "train", "testing": "test", "test": "test"}
+_NEGATIVE = ("healthy", "notumor")
+
+
+def read_image(path: Path) -> np.ndarray:
+    """(H, W) float32 grayscale in [0, 1]; RGBA is composited over black.  ValueError if unreadable."""
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None or raw.size == 0:
+        raise ValueError("not a readable image")
+    if raw.dtype == np.uint8:
+        img = raw.astype(np.float32) / 255
+    elif raw.dtype == np.uint16:
+        img = raw.astype(np.float32) / 65535
+    else:
+        img = np.clip(raw.astype(np.float32), 0, 1)
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = img[..., :3] * img[..., 3:4]
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    elif img.ndim == 3:
+        img = img[..., 0]
+    return img
+
+
+def fit_to_size(img: np.ndarray, size: int, how: str) -> tuple[np.ndarray, dict]:
+    """``img`` (H, W) to (size, size): ``stretch`` (area/linear resampling) or ``pad`` (scaled to fit,
+    centred, zeros around).  Returns the image and its metadata: ``orig_height``, ``orig_width``,
+    ``orig_aspect`` (width / height), ``padding`` and ``padding_box`` ("r0,c0,r1,c1" of the image inside)."""
+    h, w = img.shape
+    info = {"orig_height": h, "orig_width": w, "orig_aspect": round(w / h, 4), "padding": False, "padding_box": ""}
+    if how == "stretch":
+        interp = cv2.INTER_AREA if h > size or w > size else cv2.INTER_LINEAR
+        return cv2.resize(img, (size, size), interpolation=interp), info
+    if how != "pad":
+        raise ValueError(f"data.resize must be stretch or pad, got {how!r}")
+    scale = size / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    inner = cv2.resize(img, (nw, nh), interpolation=interp)
+    out = np.zeros((size, size), np.float32)
+    r0, c0 = (size - nh) // 2, (size - nw) // 2
+    out[r0 : r0 + nh, c0 : c0 + nw] = inner
+    info["padding"] = (nh, nw) != (size, size)
+    info["padding_box"] = f"{r0},{c0},{r0 + nh},{c0 + nw}" if info["padding"] else ""
+    return out, info
+
+
+def _class_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def scan_folder(root: Path, class_map: dict[str, str]) -> list[tuple[Path, str, str | None]]:
+    """(file, class label, given split or None) for every image file under ``root``'s class folders."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"data.path: {root} is not a folder")
+    top = _class_dirs(root)
+    split_dirs = [d for d in top if d.name.lower() in _SPLITS]
+    groups = [(d, _SPLITS[d.name.lower()]) for d in split_dirs] if split_dirs else [(root, None)]
+    if split_dirs and {s for _, s in groups} != {"train", "test"}:
+        raise ValueError(f"data.path: {root} has {', '.join(d.name for d in split_dirs)} but needs both a training "
+                         "and a testing folder")  # fmt: skip
+    items = []
+    for folder, split in groups:
+        for cls_dir in _class_dirs(folder):
+            label = class_map.get(cls_dir.name.lower(), cls_dir.name)
+            for f in sorted(cls_dir.rglob("*")):
+                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."):
+                    items.append((f, label, split))
+    if not items:
+        raise ValueError(f"data.path: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in class folders under {root}")
+    return items
+
+
+def _class_order(labels: set[str]) -> tuple[str, ...]:
+    """Negative class first (index 0), then the others alphabetically."""
+    first = [c for c in _NEGATIVE if c in labels]
+    return (*first, *sorted(labels - set(first)))
+
+
+def load_folder_dataset(cfg, rng: np.random.Generator) -> Dataset:
+    """Read ``cfg.path`` (a :class:`audit.config.DataConfig` with ``source = "folder"``)."""
+    class_map = dict(DEFAULT_CLASS_MAP)
+    for entry in cfg.class_map:
+        folder, sep, label = entry.partition("=")
+        if not sep or not folder.strip() or not label.strip():
+            raise ValueError(f"data.class_map: {entry!r} is not 'folder=label'")
+        class_map[folder.strip().lower()] = label.strip()
+    root = Path(cfg.path)
+    items = scan_folder(root, class_map)
+    images, rows, skipped, labels_txt, given = [], [], [], [], []
+    for path, label, split in items:
+        rel = str(path.relative_to(root))
+        try:
+            img, info = fit_to_size(read_image(path), cfg.image_size, cfg.resize)
+        except ValueError as exc:
+            skipped.append({"source": rel, "reason": str(exc)})
+            continue
+        images.append(img)
+        rows.append({"id": rel, "class": label, "folder": path.parent.name, **info})
+        labels_txt.append(label)
+        given.append(split)
+    if not images:
+        raise ValueError(f"data.path: none of the {len(items)} image files under {root} could be read")
+    class_names = _class_order(set(labels_txt))
+    labels = np.array([class_names.index(c) for c in labels_txt], np.int64)
+    if given[0] is None:
+        split = split_indices(labels, cfg.test_fraction, cfg.val_fraction, rng)
+    else:
+        split = np.array(given, dtype=object)
+        train = np.flatnonzero(split == "train")
+        # Validation from the given training part, stratified: split_indices' "test" share is our val.
+        part = split_indices(labels[train], cfg.val_fraction, 0.0, rng) if cfg.val_fraction > 0 else None
+        if part is not None:
+            split[train[part == "test"]] = "val"
+        split = split.astype(str)
+    return Dataset(
+        images=np.stack(images)[..., None].astype(np.float32),
+        labels=labels,
+        label_maps=None,
+        class_names=class_names,
+        split=split,
+        meta=pd.DataFrame(rows),
+        skipped=tuple(skipped),
+    )
