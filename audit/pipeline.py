@@ -160,10 +160,14 @@ def stage_cam(cfg: Config, ds: Dataset, trained: Trained, workdir: Path | None =
 
 
 def stage_regions(cfg: Config, ds: Dataset) -> np.ndarray:
-    """Region index maps (N_test, H, W) of :data:`audit.regions.REGIONS`."""
-    if ds.label_maps is None:
-        raise ValueError("this dataset has no region masks, and estimating them is not implemented yet")
-    return regions_from_label_maps(ds.label_maps[ds.indices("test")])
+    """Region index maps (N_test, H, W) of :data:`audit.regions.REGIONS`: from ground-truth label
+    maps, or estimated from the images when the dataset has none (:func:`audit.regions.estimate_regions`)."""
+    te = ds.indices("test")
+    if ds.label_maps is None:  # estimated from the images (no tumor region)
+        from audit.regions import estimate_regions
+
+        return np.stack([estimate_regions(np.asarray(ds.images[i])) for i in te]).astype(np.uint8)
+    return regions_from_label_maps(ds.label_maps[te])
 
 
 def _tumor_prior(ds: Dataset) -> np.ndarray | None:

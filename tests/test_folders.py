@@ -109,3 +109,21 @@ def test_folder_dataset_runs_through_the_data_stage_with_a_content_key(tmp_path)
     key = stage_keys(cfg)["data"]
     _write(tmp_path / "imgs" / "Healthy" / "new.png", np.zeros((8, 8), np.uint8))
     assert stage_keys(cfg)["data"] != key  # a changed folder is a new dataset
+
+
+def test_a_folder_dataset_is_audited_end_to_end_with_estimated_regions(tmp_path):
+    from audit.config import Config, apply_overrides
+    from audit.pipeline import run_pipeline
+    from audit.results import validate_results
+
+    kaggle_tree(tmp_path / "imgs", n=12)
+    cfg = apply_overrides(
+        Config(),
+        ['data.source="folder"', f'data.path="{tmp_path / "imgs"}"', "data.image_size=32", "model.width=8",
+         "model.dense_units=8", "train.epochs=1", "scores.bootstrap=50", 'checks.run=["subgroup_disparity"]'],
+    )  # fmt: skip
+    res = run_pipeline(cfg, tmp_path / "out")
+    assert validate_results(res.results) == []
+    assert res.results["dataset"]["skipped"] == [{"source": "Brain Tumor/broken.jpg", "reason": "not a readable image"}]
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert res.results["attention"]["overall"]["tumor"]["n"] == 0  # estimated regions have no tumor

@@ -251,3 +251,26 @@ def test_score_images_tumor_columns_and_summary_counts_tumor_images_only():
     assert summary["overall"]["tumor"]["n"] == 1
     assert summary["overall"]["tumor"]["pointing_hit"]["mean"] == 1.0
     assert math.isnan(summary["by_class"]["healthy"]["tumor"]["pointing_hit"]["mean"])
+
+
+def test_estimated_regions_on_a_drawn_head_with_text_and_padding():
+    import cv2
+
+    from audit.regions import estimate_regions
+
+    img = np.abs(np.random.default_rng(0).normal(0, 0.02, (128, 128))).astype(np.float32)  # background noise
+    cv2.circle(img, (64, 64), 40, 0.8, -1)  # scalp
+    cv2.circle(img, (64, 64), 35, 0.05, -1)  # skull (dark)
+    cv2.circle(img, (64, 64), 32, 0.5, -1)  # brain
+    canvas = np.zeros((128, 128), np.uint8)
+    cv2.putText(canvas, "R", (110, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 255, 1)
+    img[canvas > 0] = 0.95
+    img[:, :6] = img[:, -6:] = 0.0  # letterbox bars
+    reg = estimate_regions(img)
+    rr, cc = np.mgrid[:128, :128]
+    r = np.hypot(rr - 64, cc - 64)
+    assert np.all(reg[r < 28] == BRAIN)
+    assert np.all(reg[(r > 38) & (r < 40)] == SKULL)
+    assert np.all(reg[:, :6] == PAD) and np.all(reg[:, -6:] == PAD)
+    assert np.all(reg[canvas > 0] == ART)
+    assert np.all(reg[(r > 45) & (rr > 30) & (cc > 6) & (cc < 122)] == BG)
