@@ -26,7 +26,9 @@ def test_name_defaults_to_file_stem(tmp_path):
 
 def test_unknown_key_names_file_key_and_allowed_keys(tmp_path):
     p = write(tmp_path, "[data]\nn_imgs = 10\n")
-    expected = r"exp\.toml: unknown key 'data\.n_imgs'; allowed keys in \[data\]: source, path, class_map, resize, n_images"
+    expected = (
+        r"exp\.toml: unknown key 'data\.n_imgs'; allowed keys in \[data\]: source, path, class_map, resize, n_images"
+    )
     with pytest.raises(ConfigError, match=expected) as e:
         load_config(p)
     assert "\n" not in str(e.value)
