@@ -65,6 +65,7 @@ SCHEMA: dict = {
         "overall": _summary,
         "by_class": dict,
         "by_correct": {"correct": _summary, "incorrect": _summary},
+        "findings": {"classes": list, **_summary},
     },
     "checks": list,
     "verdict": {"label": str, "summary": str, "evidence": dict},

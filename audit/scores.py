@@ -24,6 +24,7 @@ from audit.cam.geometry import Grid, stretch_grid
 from audit.regions import REGIONS
 
 __all__ = [
+    "NEGATIVE_CLASSES",
     "OFF_TARGET",
     "TOP_FRACTIONS",
     "TUMOR_METRICS",
@@ -45,6 +46,10 @@ __all__ = [
 
 OFF_TARGET: tuple[str, ...] = ("skull_band", "background", "padding", "artifact")
 """Regions that are not brain anatomy; their summed energy is ``energy_off_target``."""
+
+NEGATIVE_CLASSES: frozenset[str] = frozenset({"healthy", "notumor", "no_tumor", "normal"})
+"""Class names meaning "no finding": a map explaining the absence of a tumor has nothing to point
+at, so these images are reported but do not decide the verdict."""
 
 TOP_FRACTIONS: tuple[float, ...] = (0.05, 0.10, 0.20)
 """Fractions of the image kept when a map is thresholded at its top pixels."""
@@ -336,9 +341,17 @@ def summarize_attention(
     (and optionally ``weak_map``).  Empty and weak maps are counted, not averaged.
     Each summary gives, with bootstrap 95 % CIs, the mean energy fraction per region,
     ``on_anatomy`` (energy on brain + tumor) and ``off_target_majority_share`` (share of
-    images with more than half their energy in :data:`OFF_TARGET` regions).
+    images with more than half their energy in :data:`OFF_TARGET` regions).  ``findings`` is
+    the summary over correctly classified images of the finding classes (every class but a
+    negative one, :data:`NEGATIVE_CLASSES`): the evidence the verdict rests on.
     """
     out = {"regions": list(REGIONS), "overall": _summary(per_image, rng, n_boot), "by_class": {}, "by_correct": {}}
+    negative = [k for k, name in enumerate(class_names) if name.lower() in NEGATIVE_CLASSES]
+    findings = per_image[per_image["correct"] & ~per_image["label"].isin(negative)]
+    out["findings"] = {
+        "classes": [name for k, name in enumerate(class_names) if k not in negative],
+        **_summary(findings, rng, n_boot),
+    }
     for k, name in enumerate(class_names):
         out["by_class"][name] = _summary(per_image[per_image["label"] == k], rng, n_boot)
     for flag, name in ((True, "correct"), (False, "incorrect")):

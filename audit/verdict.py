@@ -1,7 +1,10 @@
 """The audit's verdict: ``anatomy``, ``mixed`` or ``artifact``, from documented rules.
 
-Evidence is taken from correctly classified images, the ones whose explanation
-says how the model gets its accuracy:
+Evidence is taken from correctly classified images of the finding classes (tumor
+classes; ``attention["findings"]``), the ones whose explanation says how the model
+finds what it finds.  A "healthy" decision explains an absence, which has no place to
+point at, so those maps are reported but do not decide (without a ``findings`` summary,
+all correctly classified images are used):
 
 - ``on_anatomy``: mean CAM energy fraction on brain + tumor (with 95 % CI);
 - ``off_target_majority_share``: share of those images with more than half of
@@ -53,7 +56,8 @@ def decide_verdict(
     -------
     {"label", "summary", "evidence"}.
     """
-    correct = attention["by_correct"]["correct"]
+    correct = attention.get("findings") or attention["by_correct"]["correct"]
+    who = "correctly classified " + (f"{' / '.join(correct['classes'])} images" if correct.get("classes") else "images")
     on = correct["on_anatomy"]
     off = correct["off_target_majority_share"]
     failed = [c["name"] for c in checks if c["status"] == "fail"]
@@ -71,14 +75,14 @@ def decide_verdict(
             "label": "mixed",
             "summary": f"The model is near chance (test balanced accuracy {_pct(balanced_accuracy)}, below "
             f"{_pct(cfg.min_balanced_accuracy)}): it has learnt no rule, so its maps say nothing about what it "
-            f"relies on. For the record, {_pct(correct['on_anatomy']['mean'])} of the {method} energy on correctly "
-            "classified images lies on brain tissue or tumor.",
+            f"relies on. For the record, {_pct(correct['on_anatomy']['mean'])} of the {method} energy on {who} "
+            "lies on brain tissue or tumor.",
             "evidence": evidence,
         }
     if math.isnan(on["mean"]):
         return {
             "label": "mixed",
-            "summary": "No correctly classified image has a map with positive evidence, "
+            "summary": f"None of the {who} has a map with positive evidence, "
             "so there is no evidence of where the model looks.",
             "evidence": evidence,
         }
@@ -89,7 +93,7 @@ def decide_verdict(
     else:
         label = "mixed"
     sentences = [
-        f"On {_pct(off['mean'])} of correctly classified images more than half of the {method} energy lies on the "
+        f"On {_pct(off['mean'])} of {who} more than half of the {method} energy lies on the "
         f"skull band, background, padding or artifacts (95% CI {_pct(off['ci_low'])}–{_pct(off['ci_high'])}).",
         f"On average {_pct(on['mean'])} of the energy lies on brain tissue or tumor "
         f"(95% CI {_pct(on['ci_low'])}–{_pct(on['ci_high'])}; thresholds: anatomy ≥ {_pct(cfg.anatomy_min)}, "
@@ -106,13 +110,13 @@ def decide_verdict(
     if tumor.get("n") and not math.isnan(hit):
         t = tumor["pointing_hit"]
         sentences.append(
-            f"On the {tumor['n']} correctly classified images that show a tumor, the map's peak lies on the tumor "
+            f"On the {tumor['n']} of them that show a tumor, the map's peak lies on the tumor "
             f"in {_pct(hit)} (95% CI {_pct(t['ci_low'])}–{_pct(t['ci_high'])}); as a pixel-wise tumor detector "
             f"the map reaches an AUPRC of {ap:.2f}, against {prior:.2f} for the mean tumor location alone."
         )
     weak = correct["n"] - correct["n_scored"]
     if weak:
-        sentences.append(f"{weak} of {correct['n']} correct images have empty or weak maps and are not counted.")
+        sentences.append(f"{weak} of {correct['n']} {who} have empty or weak maps and are not counted.")
     if failed:
         sentences.append(f"Failed checks: {', '.join(failed)}.")
     return {"label": label, "summary": " ".join(sentences), "evidence": evidence}

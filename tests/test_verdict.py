@@ -47,7 +47,7 @@ def test_weak_and_empty_maps_are_reported():
     att = attention(0.8, 0.1)
     att["by_correct"]["correct"]["n_scored"] = 60
     v = decide_verdict(att, [], CFG)
-    assert "40 of 100 correct images have empty or weak maps and are not counted." in v["summary"]
+    assert "40 of 100 correctly classified images have empty or weak maps and are not counted." in v["summary"]
     assert v["evidence"]["n_correct_weak_or_empty"] == 40
 
 
@@ -62,7 +62,7 @@ def test_summary_cites_tumor_localisation():
     tumor = {"n": 40, "pointing_hit": ci(0.7), "auprc": ci(0.42), "auprc_prior": ci(0.1)}
     att["by_correct"]["correct"]["tumor"] = tumor
     summary = decide_verdict(att, [], CFG)["summary"]
-    assert "On the 40 correctly classified images that show a tumor, the map's peak lies on the tumor in 70%" in summary
+    assert "On the 40 of them that show a tumor, the map's peak lies on the tumor in 70%" in summary
     assert "(95% CI 60%–80%)" in summary and "AUPRC of 0.42, against 0.10 for the mean tumor location alone" in summary
 
 
@@ -73,3 +73,13 @@ def test_a_model_near_chance_gets_mixed_whatever_its_maps_show():
     assert v["evidence"]["balanced_accuracy"] == 0.53
     assert decide_verdict(attention(0.1, 0.95), [], CFG, balanced_accuracy=0.6)["label"] == "artifact"
     assert decide_verdict(attention(0.1, 0.95), [], CFG)["label"] == "artifact"  # accuracy unknown: rule skipped
+
+
+def test_the_verdict_rests_on_correct_finding_class_images():
+    att = attention(0.45, 0.6)  # all correct images: diffuse maps of "healthy" decisions included
+    findings = attention(0.75, 0.1)["by_correct"]["correct"]
+    att["findings"] = {"classes": ["tumor"], **findings}
+    v = decide_verdict(att, [], CFG)
+    assert v["label"] == "anatomy"
+    assert "of correctly classified tumor images more than half" in v["summary"]
+    assert decide_verdict(attention(0.45, 0.6), [], CFG)["label"] == "mixed"  # without findings: all correct images
