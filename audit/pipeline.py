@@ -39,7 +39,7 @@ from audit.progress import say
 from audit.regions import REGIONS, regions_from_label_maps
 from audit.results import validate_results
 
-__all__ = ["STAGES", "RunResult", "StageSpec", "run_pipeline", "stage_keys"]
+__all__ = ["STAGES", "RunResult", "StageSpec", "cached_outputs", "run_pipeline", "stage_keys"]
 
 
 # ----------------------------------------------------------------------------- stages
@@ -749,6 +749,14 @@ def _run_stages(cfg: Config, out: Path, needed: list[str], keys: dict, only, fre
     say(f"[report] {timings['report']:.1f} s -> {out / 'report.html'}")
     say(f"verdict: {verdict['label']}: {verdict['summary']}")
     return RunResult(out, results, verdict["label"], status, timings)
+
+
+def cached_outputs(cfg: Config, out: Path, upto: str) -> dict[str, Any]:
+    """Outputs of stage ``upto`` and everything upstream, computed into ``out`` if missing and
+    then loaded from its cache (for benchmarks and tools that work on a finished run)."""
+    run_pipeline(cfg, out, only=upto)
+    keys = stage_keys(cfg)
+    return {name: STAGES[name].load(Path(out) / "cache" / f"{name}-{keys[name]}") for name in _needed(upto)}
 
 
 def _json_default(obj: Any) -> Any:

@@ -31,19 +31,16 @@ def best_of(fn, repeats: int = 3) -> float:
 
 def main() -> None:
     import keras
+    import numpy as np
     import tensorflow as tf
 
     from audit.cam import METHODS, MULTIPASS_METHODS, CamEngine, compute_cams
     from audit.config import load_config
-    from audit.pipeline import STAGES, run_pipeline, stage_keys
+    from audit.pipeline import cached_outputs
 
-    cfg = load_config(ROOT / "experiments" / "default.toml")
-    out = ROOT / "reports" / "default"
-    run_pipeline(cfg, out, only="train")
-    keys = stage_keys(cfg)
-    ds = STAGES["data"].load(out / "cache" / f"data-{keys['data']}")
-    model = STAGES["train"].load(out / "cache" / f"train-{keys['train']}").model
-    x = ds.images[ds.indices("test")]
+    outputs = cached_outputs(load_config(ROOT / "experiments" / "default.toml"), ROOT / "reports" / "default", "train")
+    ds, model = outputs["data"], outputs["train"].model
+    x = np.asarray(ds.images[ds.indices("test")])
     n = len(x)
 
     t_predict = best_of(lambda: model.predict(x, batch_size=64, verbose=0))

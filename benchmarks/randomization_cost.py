@@ -24,15 +24,11 @@ def main() -> None:
     from audit.cam import CamEngine, compute_cams
     from audit.checks import CheckContext, available_checks, randomization, run_check
     from audit.config import load_config
-    from audit.pipeline import STAGES, run_pipeline, stage_keys
+    from audit.pipeline import cached_outputs
 
     cfg = load_config(ROOT / "experiments" / "default.toml")
-    out = ROOT / "reports" / "default"
-    run_pipeline(cfg, out, only="cam")
-    keys = stage_keys(cfg)
-    ds = STAGES["data"].load(out / "cache" / f"data-{keys['data']}")
-    model = STAGES["train"].load(out / "cache" / f"train-{keys['train']}").model
-    cams = STAGES["cam"].load(out / "cache" / f"cam-{keys['cam']}")
+    outputs = cached_outputs(cfg, ROOT / "reports" / "default", "cam")
+    ds, model, cams = outputs["data"], outputs["train"].model, outputs["cam"]
     x = np.asarray(ds.images[ds.indices("test")])
     sample = randomization.CascadingRandomization.params["sample"]
     engine = CamEngine(model)

@@ -10,22 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from audit.pipeline import STAGES, stage_keys
+from audit.pipeline import cached_outputs
 
 CHROMIUM = os.environ.get("BRAIN_AUDIT_CHROMIUM", "/usr/bin/chromium")
 EVIL = "<script>alert(1)</script>"
-
-
-def _outputs(cfg, out: Path) -> dict:
-    keys = stage_keys(cfg)
-    return {name: spec.load(out / "cache" / f"{name}-{keys[name]}") for name, spec in STAGES.items()}
 
 
 def test_strings_from_data_are_escaped(quick_run, tmp_path):
     from audit.report.render import write_outputs
 
     cfg, out, run = quick_run
-    outputs = _outputs(cfg, out)
+    outputs = cached_outputs(cfg, out, "checks")
     outputs["data"] = dataclasses.replace(outputs["data"], class_names=(EVIL, "tumor"))
     # The class is renamed everywhere it appears (class lists, count and metric keys).
     results = json.loads((out / "results.json").read_text().replace('"healthy"', json.dumps(EVIL)))
