@@ -64,21 +64,13 @@ class Trained:
     best_epoch: int
 
 
-def stage_train(cfg: Config, ds: Dataset) -> Trained:
-    """Train the configured architecture on the train split, early-stopped on val;
-    or, with ``model.path``, load the user's trained model and check it fits the data."""
+def _fit(cfg: Config, ds: Dataset, y_train: np.ndarray, y_val: np.ndarray, seed: int):
+    """The configured architecture built and trained on the train split against ``y_train``
+    (early-stopped on the val split against ``y_val``); returns a :class:`audit.model.TrainResult`."""
     import keras
 
-    from audit.model import adapt_channels, build_model, load_user_model, train_model
+    from audit.model import build_model, train_model
 
-    if cfg.model.path:
-        model = load_user_model(cfg.model.path, cfg.model.allow_unsafe_deserialization)
-        adapt_channels(ds.images[:1], model)  # a clear error now, not in a later stage
-        n_out = model.outputs[0].shape[-1]
-        if n_out != len(ds.class_names):
-            n_classes = len(ds.class_names)
-            raise ValueError(f"model.path: the model has {n_out} outputs but the data has {n_classes} classes")
-        return Trained(model, {}, 0)
     tr, va = ds.indices("train"), ds.indices("val")
     if cfg.train.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -88,19 +80,28 @@ def stage_train(cfg: Config, ds: Dataset) -> Trained:
         )
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    result = train_model(
-        model,
-        ds.images[tr],
-        ds.labels[tr],
-        ds.images[va],
-        ds.labels[va],
-        epochs=cfg.train.epochs,
-        batch_size=cfg.train.batch_size,
-        learning_rate=cfg.train.learning_rate,
-        patience=cfg.train.patience,
-        seed=cfg.experiment.seed,
-        augment=cfg.train.augment,
-    )
+    return train_model(
+        model, np.asarray(ds.images[tr]), y_train, np.asarray(ds.images[va]), y_val, epochs=cfg.train.epochs,
+        batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate, patience=cfg.train.patience,
+        seed=seed, augment=cfg.train.augment,
+    )  # fmt: skip
+
+
+def stage_train(cfg: Config, ds: Dataset) -> Trained:
+    """Train the configured architecture on the train split, early-stopped on val;
+    or, with ``model.path``, load the user's trained model and check it fits the data."""
+
+    from audit.model import adapt_channels, load_user_model
+
+    if cfg.model.path:
+        model = load_user_model(cfg.model.path, cfg.model.allow_unsafe_deserialization)
+        adapt_channels(ds.images[:1], model)  # a clear error now, not in a later stage
+        n_out = model.outputs[0].shape[-1]
+        if n_out != len(ds.class_names):
+            n_classes = len(ds.class_names)
+            raise ValueError(f"model.path: the model has {n_out} outputs but the data has {n_classes} classes")
+        return Trained(model, {}, 0)
+    result = _fit(cfg, ds, ds.labels[ds.indices("train")], ds.labels[ds.indices("val")], cfg.experiment.seed)
     return Trained(result.model, result.history, result.best_epoch)
 
 
@@ -176,7 +177,8 @@ def _tumor_prior(ds: Dataset) -> np.ndarray | None:
         return None
     tumor = REGIONS.index("tumor")
     total, count = None, 0
-    for s in range(0, len(tr := ds.indices("train")), 256):
+    tr = ds.indices("train")
+    for s in range(0, len(tr), 256):
         masks = regions_from_label_maps(np.asarray(ds.label_maps[tr[s : s + 256]])) == tumor
         masks = masks[masks.any(axis=(1, 2))]
         total = masks.sum(axis=0, dtype=np.float64) + (0 if total is None else total)
@@ -256,21 +258,12 @@ def _retrain(cfg: Config, ds: Dataset, seed: int, permute_labels: bool = False):
     """The configured architecture trained again on the training split (for checks that need it)."""
     import keras
 
-    from audit.model import build_model, train_model
-
-    tr, va = ds.indices("train"), ds.indices("val")
-    y_tr, y_va = ds.labels[tr], ds.labels[va]
+    y_tr, y_va = ds.labels[ds.indices("train")], ds.labels[ds.indices("val")]
     if permute_labels:
         rng = np.random.default_rng([seed, 7])
         y_tr, y_va = rng.permutation(y_tr), rng.permutation(y_va)
-    keras.utils.set_random_seed(seed)
-    model = build_model(cfg.model.architecture, ds.images.shape[1:], len(ds.class_names), cfg.model.width,
-                        cfg.model.dense_units)  # fmt: skip
-    return train_model(
-        model, np.asarray(ds.images[tr]), y_tr, np.asarray(ds.images[va]), y_va, epochs=cfg.train.epochs,
-        batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate, patience=cfg.train.patience,
-        seed=seed, augment=cfg.train.augment,
-    ).model  # fmt: skip
+    keras.utils.set_random_seed(seed)  # a run within the run: its own reproducible initialisation
+    return _fit(cfg, ds, y_tr, y_va, seed).model
 
 
 def validate_checks(cfg: Config) -> None:

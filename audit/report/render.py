@@ -19,6 +19,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from audit.data.artifacts import ARTIFACTS
 from audit.io import write_bytes_atomic, write_text_atomic
 from audit.regions import REGIONS
 from audit.report.figures import colorbar_png, panel_arrays, roc_png, sample_grid_png, training_curves_png
@@ -26,7 +27,8 @@ from audit.scores import TUMOR_METRICS, upsample_map
 
 __all__ = ["render_html", "write_outputs"]
 
-_ARTIFACT_COLUMNS = ("marker", "frame", "padding", "zoom", "intensity", "noise", "ghost", "site_marker")
+# Metadata columns the phantom generator writes: one per artifact, plus the sites' burned-in names.
+_ARTIFACT_COLUMNS = (*ARTIFACTS, "site_marker")
 
 
 def _uri(data: bytes, mime: str = "image/png") -> str:
