@@ -91,11 +91,12 @@ def _largest_filled_component(mask: np.ndarray) -> np.ndarray:
     return best
 
 
-# Tuned on 300 phantoms of 128 px (benchmarks/region_quality.py; also tried: sigma 1.0 and 0.7,
-# factor 0.35-0.8 of the way from the darkest 1% to Otsu (takes in text and frames), band width from the darkest ring, closing with 9 px (merges text into the
-# head)): Gaussian sigma before thresholding, multiple of Otsu's threshold for the head,
-# skull-band width as a fraction of the head radius, and the closing (bridges the dark skull
-# between scalp and brain) and opening (cuts frames and text off the head) disk diameters as
+# Tuned on 300 phantoms of 128 px (benchmarks/region_quality.py; also tried: sigma 1.0 and 0.7;
+# thresholds 0.35-0.8 of the way from the darkest 1% to Otsu's, which take in text and frames;
+# band width from the darkest ring; closing with 9 px, which merges text into the head):
+# Gaussian sigma before thresholding, multiple of Otsu's threshold for the head, skull-band
+# width as a fraction of the head radius, and the closing (bridges the dark skull between
+# scalp and brain) and opening (cuts frames and text off the head) disk diameters as
 # fractions of the image side (5 and 7 px at 128).
 HEAD_SMOOTH, HEAD_FACTOR, BAND_FRACTION = 2.0, 1.0, 0.13
 CLOSE_FRACTION, OPEN_FRACTION = 5 / 128, 7 / 128
@@ -175,7 +176,9 @@ def estimate_quality(estimated: np.ndarray, truth: np.ndarray) -> dict[str, np.n
     """
     import cv2
 
-    brain, tumor, skull, artifact, padding = (REGIONS.index(r) for r in ("brain", "tumor", "skull_band", "artifact", "padding"))
+    brain, tumor, skull, artifact, padding = (
+        REGIONS.index(r) for r in ("brain", "tumor", "skull_band", "artifact", "padding")
+    )
 
     def dice(a, b):
         total = int(a.sum() + b.sum())

@@ -5,7 +5,9 @@ import pytest
 
 from audit.regions import REGIONS, estimate_quality, estimate_regions, regions_from_label_maps
 
-BRAIN, TUMOR, SKULL, BG, PAD, ART = (REGIONS.index(r) for r in ("brain", "tumor", "skull_band", "background", "padding", "artifact"))
+BRAIN, TUMOR, SKULL, BG, PAD, ART = (
+    REGIONS.index(r) for r in ("brain", "tumor", "skull_band", "background", "padding", "artifact")
+)
 
 
 def test_estimate_quality_known_answers():
