@@ -52,11 +52,14 @@ class ExperimentConfig:
 @dataclass(frozen=True)
 class DataConfig:
     """The dataset: ``source = "synthetic"`` is the phantom generator (:mod:`audit.data.synthetic`);
-    ``"folder"`` reads class folders of images under ``path`` (:mod:`audit.data.folders`)."""
+    ``"folder"`` reads class folders of images under ``path`` (:mod:`audit.data.folders`);
+    ``"figshare"`` the .mat files of Cheng et al. (:mod:`audit.data.figshare`); ``"nifti"``
+    BraTS-style volumes with a segmentation (:mod:`audit.data.nifti`); ``"paired"`` an
+    ``images/`` + ``masks/`` tree (:mod:`audit.data.paired`)."""
 
-    source: Literal["synthetic", "folder"] = "synthetic"
+    source: Literal["synthetic", "folder", "figshare", "nifti", "paired"] = "synthetic"
     path: str = ""
-    """Root of the image folders (source = "folder")."""
+    """Root of the data (every source but synthetic)."""
     class_map: tuple[str, ...] = ()
     """Extra folder-name -> class entries, each "folder=label" (source = "folder")."""
     resize: Literal["stretch", "pad"] = "pad"
@@ -96,6 +99,16 @@ class DataConfig:
     """Each site burns its name into its own corner."""
     test_fraction: float = 0.3
     val_fraction: float = 0.15
+    patient_column: str = ""
+    """Column of ``metadata.csv`` (under path) holding each image's patient (source = "folder")."""
+    modality: str = "t1ce"
+    """NIfTI volume used for the images: t1, t1ce, t2 or flair (source = "nifti")."""
+    slice_step: int = 4
+    """Every slice_step-th axial slice within levels is used (source = "nifti")."""
+    drop_duplicates: bool = False
+    """Drop val/test images that are exact or near duplicates of a training image (leaks)."""
+    duplicate_distance: int = 4
+    """Largest Hamming distance between 64-bit perceptual hashes that counts as a near duplicate."""
 
 
 @dataclass(frozen=True)

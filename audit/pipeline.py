@@ -47,14 +47,36 @@ __all__ = ["STAGES", "RunResult", "StageSpec", "cached_outputs", "run_pipeline",
 
 def stage_data(cfg: Config) -> Dataset:
     """Build (or read) the dataset and its train/val/test split."""
+    from audit.data.duplicates import check_duplicates
+
     rng = np.random.default_rng([cfg.experiment.seed, 1])
-    if cfg.data.source == "folder":
+    if cfg.data.source == "synthetic":
+        from audit.data.synthetic import generate_dataset
+
+        ds = generate_dataset(cfg.data, rng, show_progress=True)
+    else:
+        ds = _load_real(cfg.data, rng)
+    return check_duplicates(ds, cfg.data.duplicate_distance, cfg.data.drop_duplicates)
+
+
+def _load_real(data, rng: np.random.Generator) -> Dataset:
+    if not data.path:
+        raise ValueError(f"data.path is empty; source = {data.source!r} reads its files from there")
+    if data.source == "folder":
         from audit.data.folders import load_folder_dataset
 
-        return load_folder_dataset(cfg.data, rng)
-    from audit.data.synthetic import generate_dataset
+        return load_folder_dataset(data, rng)
+    if data.source == "figshare":
+        from audit.data.figshare import load_figshare_dataset
 
-    return generate_dataset(cfg.data, rng, show_progress=True)
+        return load_figshare_dataset(data, rng)
+    if data.source == "nifti":
+        from audit.data.nifti import load_nifti_dataset
+
+        return load_nifti_dataset(data, rng)
+    from audit.data.paired import load_paired_dataset
+
+    return load_paired_dataset(data, rng)
 
 
 @dataclass
@@ -72,6 +94,10 @@ def _fit(cfg: Config, ds: Dataset, y_train: np.ndarray, y_val: np.ndarray, seed:
     from audit.model import build_model, train_model
 
     tr, va = ds.indices("train"), ds.indices("val")
+    if len(tr) == 0 or len(va) == 0:
+        part = "training" if len(tr) == 0 else "validation"
+        raise ValueError(f"the {part} split is empty ({len(ds.images)} images); add data or change "
+                         "data.test_fraction / data.val_fraction")  # fmt: skip
     if cfg.train.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:
@@ -162,24 +188,31 @@ def stage_cam(cfg: Config, ds: Dataset, trained: Trained, workdir: Path | None =
 
 def stage_regions(cfg: Config, ds: Dataset) -> np.ndarray:
     """Region index maps (N_test, H, W) of :data:`audit.regions.REGIONS`: from ground-truth label
-    maps, or estimated from the images when the dataset has none (:func:`audit.regions.estimate_regions`)."""
+    maps, or estimated from the images when the dataset has none (:func:`audit.regions.estimate_regions`),
+    with the tumor from the dataset's tumor masks where it has them."""
     te = ds.indices("test")
-    if ds.label_maps is None:  # estimated from the images (no tumor region)
-        from audit.regions import estimate_regions
+    if ds.label_maps is not None:
+        return regions_from_label_maps(ds.label_maps[te])
+    from audit.regions import estimate_regions
 
-        return np.stack([estimate_regions(np.asarray(ds.images[i])) for i in te]).astype(np.uint8)
-    return regions_from_label_maps(ds.label_maps[te])
+    regions = np.stack([estimate_regions(np.asarray(ds.images[i])) for i in te]).astype(np.uint8)
+    if ds.tumor_masks is not None:  # a masked set: its tumor drawn over the estimate
+        regions[np.asarray(ds.tumor_masks[te], bool)] = REGIONS.index("tumor")
+    return regions
 
 
 def _tumor_prior(ds: Dataset) -> np.ndarray | None:
     """(H, W) mean tumor mask of the training images that show a tumor; None without any."""
-    if ds.label_maps is None:
+    if ds.label_maps is None and ds.tumor_masks is None:
         return None
     tumor = REGIONS.index("tumor")
     total, count = None, 0
     tr = ds.indices("train")
     for s in range(0, len(tr), 256):
-        masks = regions_from_label_maps(np.asarray(ds.label_maps[tr[s : s + 256]])) == tumor
+        if ds.label_maps is not None:
+            masks = regions_from_label_maps(np.asarray(ds.label_maps[tr[s : s + 256]])) == tumor
+        else:
+            masks = np.asarray(ds.tumor_masks[tr[s : s + 256]], bool)
         masks = masks[masks.any(axis=(1, 2))]
         total = masks.sum(axis=0, dtype=np.float64) + (0 if total is None else total)
         count += len(masks)
@@ -483,7 +516,7 @@ def stage_keys(cfg: Config) -> dict[str, str]:
         }
         if name == "train" and cfg.model.path:
             payload["model_file_sha256"] = _file_sha256(cfg.model.path)
-        if name == "data" and cfg.data.source == "folder":
+        if name == "data" and cfg.data.source != "synthetic":
             payload["folder_listing"] = _folder_fingerprint(cfg.data.path)
         keys[name] = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return keys
@@ -599,6 +632,7 @@ def build_results(
             "class_counts": {part: ds.class_counts(part) for part in ("train", "val", "test")},
             "image_shape": list(ds.images.shape[1:]),
             "skipped": list(ds.skipped),
+            "duplicates": list(ds.duplicates),
         },
         "model": {
             "architecture": f"file:{Path(cfg.model.path).name}" if cfg.model.path else cfg.model.architecture,

@@ -33,6 +33,7 @@ SCHEMA: dict = {
         "class_counts": dict,
         "image_shape": list,
         "skipped": list,
+        "duplicates": list,
     },
     "model": {
         "architecture": str,

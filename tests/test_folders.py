@@ -30,6 +30,7 @@ def kaggle_tree(root, n: int = 10) -> None:
     )
     (root / "Brain Tumor" / "broken.jpg").write_bytes(b"not a jpeg")
     (root / "metadata.csv").write_text("Image,Class\n")
+    (root / "Unused").mkdir()
 
 
 def test_kaggle_layout_formats_and_skips(tmp_path):
@@ -40,13 +41,30 @@ def test_kaggle_layout_formats_and_skips(tmp_path):
     assert ds.images.shape == (24, 32, 32, 1) and ds.images.dtype == np.float32
     assert 0 <= ds.images.min() and ds.images.max() <= 1
     assert ds.class_counts() == {"healthy": 12, "tumor": 12}
-    assert [s["source"] for s in ds.skipped] == ["Brain Tumor/broken.jpg"]
+    assert [s["source"] for s in ds.skipped] == ["Unused/", "Brain Tumor/broken.jpg"]
     meta = ds.meta.set_index("id")
     assert meta.loc["Healthy/sixteen.png", "orig_height"] == 30
     assert ds.images[list(ds.meta["id"]).index("Healthy/sixteen.png")].max() == pytest.approx(1.0)  # 16-bit scaled
     assert ds.images[list(ds.meta["id"]).index("Brain Tumor/alpha.png")].max() == 0.0  # transparent over black
     assert set(np.unique(ds.split)) == {"train", "val", "test"}
     assert sorted(ds.class_counts("test").values()) == [4, 4]  # stratified 30%
+
+
+def test_a_wrapping_folder_is_looked_through_and_patients_come_from_metadata(tmp_path):
+    rng = np.random.default_rng(2)
+    inner = tmp_path / "Brain Tumor Data Set" / "Brain Tumor Data Set"
+    rows = ["Image,Class,Patient"]
+    for cls in ("Brain Tumor", "Healthy"):
+        for k in range(10):
+            _write(inner / cls / f"{cls} ({k}).jpg", rng.integers(0, 255, (16, 16), dtype=np.uint8))
+            rows.append(f"{cls} ({k}),{cls},{cls[0]}{k // 2}")
+    (inner / "metadata.csv").write_text("\n".join(rows) + "\n")
+    cfg = DataConfig(source="folder", path=str(tmp_path), image_size=16, patient_column="Patient")
+    ds = load_folder_dataset(cfg, np.random.default_rng(0))
+    assert ds.class_counts() == {"healthy": 10, "tumor": 10}
+    assert ds.meta["id"].iloc[0].startswith(("Brain Tumor/", "Healthy/"))
+    assert ds.meta.assign(part=ds.split).groupby("patient")["part"].nunique().max() == 1
+    assert ds.meta["patient"].nunique() == 10
 
 
 def test_training_testing_layout_keeps_the_given_split_and_class_map(tmp_path):
@@ -124,6 +142,9 @@ def test_a_folder_dataset_is_audited_end_to_end_with_estimated_regions(tmp_path)
     )  # fmt: skip
     res = run_pipeline(cfg, tmp_path / "out")
     assert validate_results(res.results) == []
-    assert res.results["dataset"]["skipped"] == [{"source": "Brain Tumor/broken.jpg", "reason": "not a readable image"}]
+    assert res.results["dataset"]["skipped"] == [
+        {"source": "Unused/", "reason": "empty class folder (no image files)"},
+        {"source": "Brain Tumor/broken.jpg", "reason": "not a readable image"},
+    ]
     assert (tmp_path / "out" / "report.html").is_file()
     assert res.results["attention"]["overall"]["tumor"]["n"] == 0  # estimated regions have no tumor

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Dataset", "Rows", "load_dataset", "save_dataset", "split_indices"]
+__all__ = ["Dataset", "Rows", "assemble", "load_dataset", "save_dataset", "split_by_group", "split_indices"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,9 @@ class Dataset:
     split : (N,) array of "train" / "val" / "test".
     meta : one row per image (at least ``id``), in the order of ``images``.
     skipped : records of inputs that were not used, each {"source", "reason"}.
+    tumor_masks : (N, H, W) bool tumor masks of a real masked set (no full label maps), or None.
+    duplicates : exact / near-duplicate pairs found (:func:`audit.data.duplicates.find_duplicates`),
+        each {"id_a", "id_b", "part_a", "part_b", "distance", "exact", "cross_split", "dropped"}.
     """
 
     images: np.ndarray
@@ -34,6 +37,8 @@ class Dataset:
     split: np.ndarray
     meta: pd.DataFrame
     skipped: tuple[dict, ...] = ()
+    tumor_masks: np.ndarray | None = None
+    duplicates: tuple[dict, ...] = ()
 
     def indices(self, part: str) -> np.ndarray:
         """Row indices of one split part ("train", "val" or "test")."""
@@ -88,15 +93,89 @@ def split_indices(
     return split.astype(str)
 
 
+def split_by_group(
+    labels: np.ndarray, groups: np.ndarray, test_fraction: float, val_fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Train/val/test assignment that keeps every group (a patient) whole.
+
+    Groups are stratified by their most frequent label, then ``test_fraction`` of each such
+    stratum's groups goes to test and ``val_fraction`` of the rest to validation, as
+    :func:`split_indices` does with images.  Slice-level splits of the same patient's slices
+    inflate test accuracy; this makes them impossible.
+
+    Returns
+    -------
+    (N,) array of "train" / "val" / "test".
+    """
+    groups = np.asarray(groups).astype(str)
+    names, inverse = np.unique(groups, return_inverse=True)
+    majority = np.array([np.bincount(labels[inverse == g]).argmax() for g in range(len(names))])
+    part_of_group = split_indices(majority, test_fraction, val_fraction, rng)
+    return part_of_group[inverse]
+
+
+def assemble(
+    images: list[np.ndarray],
+    labels_txt: list[str],
+    rows: list[dict],
+    skipped: list[dict],
+    split_cfg,
+    rng: np.random.Generator,
+    class_names: tuple[str, ...],
+    masks: list[np.ndarray] | None = None,
+    given: list[str | None] | None = None,
+) -> Dataset:
+    """A :class:`Dataset` from loaded (H, W) images, their class names and metadata rows.
+
+    The split: by patient when the rows carry a non-empty ``patient`` (:func:`split_by_group`);
+    else the ``given`` parts ("train"/"test", validation drawn from train) when there are any;
+    else stratified by image (:func:`split_indices`).  ``split_cfg`` supplies
+    ``test_fraction`` and ``val_fraction``.  Clear one-line errors when nothing was read or
+    only one class was found.
+    """
+    if not images:
+        raise ValueError("no readable images" + (f" ({len(skipped)} skipped, e.g. {skipped[0]['source']}: "
+                                                  f"{skipped[0]['reason']})" if skipped else ""))  # fmt: skip
+    present = sorted(set(labels_txt))
+    if len(present) < 2:
+        raise ValueError(f"only one class found ({present[0]!r}); a classifier audit needs at least two")
+    labels = np.array([class_names.index(c) for c in labels_txt], np.int64)
+    meta = pd.DataFrame(rows)
+    patients = meta["patient"].astype(str).to_numpy() if "patient" in meta else None
+    if patients is not None and np.all(patients != ""):
+        split = split_by_group(labels, patients, split_cfg.test_fraction, split_cfg.val_fraction, rng)
+    elif given is not None and any(g is not None for g in given):
+        split = np.array([g or "train" for g in given], dtype=object)
+        train = np.flatnonzero(split == "train")
+        if split_cfg.val_fraction > 0:  # validation from the given training part, stratified
+            part = split_indices(labels[train], split_cfg.val_fraction, 0.0, rng)
+            split[train[part == "test"]] = "val"
+        split = split.astype(str)
+    else:
+        split = split_indices(labels, split_cfg.test_fraction, split_cfg.val_fraction, rng)
+    return Dataset(
+        images=np.stack(images)[..., None].astype(np.float32),
+        labels=labels,
+        label_maps=None,
+        class_names=class_names,
+        split=split,
+        meta=meta,
+        skipped=tuple(skipped),
+        tumor_masks=np.stack(masks).astype(bool) if masks is not None else None,
+    )
+
+
 def save_dataset(ds: Dataset, folder: Path) -> None:
-    """Write ``ds`` into ``folder``: images.npy and label_maps.npy (memory-mappable), arrays.npz
+    """Write ``ds`` into ``folder``: images.npy, label_maps.npy, tumor_masks.npy (memory-mappable), arrays.npz
     (labels, split), meta.csv, info.json."""
     np.save(folder / "images.npy", np.asarray(ds.images, np.float32))
     if ds.label_maps is not None:
         np.save(folder / "label_maps.npy", ds.label_maps)
+    if ds.tumor_masks is not None:
+        np.save(folder / "tumor_masks.npy", np.asarray(ds.tumor_masks, bool))
     np.savez(folder / "arrays.npz", labels=ds.labels, split=ds.split)
     ds.meta.to_csv(folder / "meta.csv", index=False)
-    info = {"class_names": list(ds.class_names), "skipped": list(ds.skipped)}
+    info = {"class_names": list(ds.class_names), "skipped": list(ds.skipped), "duplicates": list(ds.duplicates)}
     (folder / "info.json").write_text(json.dumps(info, indent=2))
 
 
@@ -105,7 +184,7 @@ def load_dataset(folder: Path) -> Dataset:
     (read-only), so a stage that streams batches never holds the whole set in memory."""
     with np.load(folder / "arrays.npz", allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
-    maps = folder / "label_maps.npy"
+    maps, masks = folder / "label_maps.npy", folder / "tumor_masks.npy"
     info = json.loads((folder / "info.json").read_text())
     return Dataset(
         images=np.load(folder / "images.npy", mmap_mode="r"),
@@ -115,4 +194,6 @@ def load_dataset(folder: Path) -> Dataset:
         split=arrays["split"],
         meta=pd.read_csv(folder / "meta.csv", keep_default_na=False),
         skipped=tuple(info["skipped"]),
+        tumor_masks=np.load(masks, mmap_mode="r") if masks.is_file() else None,
+        duplicates=tuple(info.get("duplicates", ())),
     )

@@ -13,7 +13,9 @@ entries ``"folder=label"``; other names are classes of their own.  Images (JPEG,
 TIFF; 8 or 16 bit; grayscale, RGB or RGBA) are read as grayscale in [0, 1] and fitted to
 ``data.image_size`` by ``data.resize`` (``stretch`` or aspect-preserving ``pad``); original
 size, aspect ratio and padding go into the metadata, since they can be shortcuts themselves.
-Unreadable files are skipped and recorded.  No region masks: ``label_maps`` is None.
+Unreadable files are skipped and recorded.  No region masks: ``label_maps`` is None.  With
+``data.patient_column``, ``metadata.csv`` at the root gives each file's patient and the
+split keeps patients whole.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from audit.data.dataset import Dataset, split_indices
+from audit.data.dataset import Dataset, assemble
 
-__all__ = ["DEFAULT_CLASS_MAP", "IMAGE_SUFFIXES", "fit_to_size", "load_folder_dataset", "read_image", "scan_folder"]
+__all__ = [
+    "DEFAULT_CLASS_MAP", "IMAGE_SUFFIXES", "class_map_from", "class_order", "fit_mask_to_size", "fit_to_size",
+    "load_folder_dataset", "patients_from_metadata", "read_image", "scan_folder", "unwrap",
+]  # fmt: skip
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
 DEFAULT_CLASS_MAP: dict[str, str] = {
@@ -82,6 +87,13 @@ def fit_to_size(img: np.ndarray, size: int, how: str) -> tuple[np.ndarray, dict]
     return out, info
 
 
+def fit_mask_to_size(mask: np.ndarray, size: int, how: str) -> np.ndarray:
+    """A binary mask (H, W) through the same transform as :func:`fit_to_size` gives its image:
+    resampled as a fraction, then thresholded at one half, so it stays aligned and binary."""
+    fitted, _ = fit_to_size(np.asarray(mask, np.float32), size, how)
+    return fitted >= 0.5
+
+
 def _class_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
@@ -109,24 +121,71 @@ def scan_folder(root: Path, class_map: dict[str, str]) -> list[tuple[Path, str, 
     return items
 
 
-def _class_order(labels: set[str]) -> tuple[str, ...]:
+def class_order(labels: set[str]) -> tuple[str, ...]:
     """Negative class first (index 0), then the others alphabetically."""
     first = [c for c in _NEGATIVE if c in labels]
     return (*first, *sorted(labels - set(first)))
 
 
-def load_folder_dataset(cfg, rng: np.random.Generator) -> Dataset:
-    """Read ``cfg.path`` (a :class:`audit.config.DataConfig` with ``source = "folder"``)."""
+def class_map_from(entries: tuple[str, ...]) -> dict[str, str]:
+    """:data:`DEFAULT_CLASS_MAP` plus ``data.class_map`` entries ``"folder=label"`` (names lower-cased)."""
     class_map = dict(DEFAULT_CLASS_MAP)
-    for entry in cfg.class_map:
+    for entry in entries:
         folder, sep, label = entry.partition("=")
         if not sep or not folder.strip() or not label.strip():
             raise ValueError(f"data.class_map: {entry!r} is not 'folder=label'")
         class_map[folder.strip().lower()] = label.strip()
-    root = Path(cfg.path)
-    items = scan_folder(root, class_map)
-    images, rows, skipped, labels_txt, given = [], [], [], [], []
-    for path, label, split in items:
+    return class_map
+
+
+def patients_from_metadata(root: Path, column: str, files: list[Path]) -> list[str]:
+    """Patient id of every file from ``root/metadata.csv``'s ``column``.
+
+    The row of a file is the one whose first column holds its name (with or without the
+    suffix) or its path relative to ``root``.  A clear error when the file or column is
+    missing; files without a row get "" (and the split falls back to images).
+    """
+    csv = root / "metadata.csv"
+    if not csv.is_file():
+        raise ValueError(f"data.patient_column = {column!r} needs {csv}, which does not exist")
+    table = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    if column not in table.columns:
+        raise ValueError(f"data.patient_column: {csv} has no column {column!r} (columns: {', '.join(table.columns)})")
+    by_key = dict(zip(table.iloc[:, 0], table[column], strict=True))
+    out = []
+    for f in files:
+        rel = str(f.relative_to(root))
+        out.append(by_key.get(rel) or by_key.get(f.name) or by_key.get(f.stem) or "")
+    return out
+
+
+def unwrap(root: Path) -> Path:
+    """``root``, or the folder inside it while it holds nothing but one folder of folders (a
+    downloaded archive often wraps the set: ``Brain Tumor Data Set/Brain Tumor Data Set/...``)."""
+    while root.is_dir():
+        dirs = _class_dirs(root)
+        images = [f for f in root.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+        if len(dirs) != 1 or images or not _class_dirs(dirs[0]):
+            break
+        root = dirs[0]
+    return root
+
+
+def load_folder_dataset(cfg, rng: np.random.Generator) -> Dataset:
+    """Read ``cfg.path`` (a :class:`audit.config.DataConfig` with ``source = "folder"``)."""
+    root = unwrap(Path(cfg.path))
+    items = scan_folder(root, class_map_from(cfg.class_map))
+    used = {f.parent for f, _, _ in items}
+    skipped = [
+        {"source": f"{d.relative_to(root)}/", "reason": "empty class folder (no image files)"}
+        for d in sorted(root.rglob("*"))
+        if d.is_dir() and not d.name.startswith(".") and not _class_dirs(d) and d not in used
+    ]
+    patients = (
+        patients_from_metadata(root, cfg.patient_column, [f for f, _, _ in items]) if cfg.patient_column else None
+    )
+    images, rows, labels_txt, given = [], [], [], []
+    for k, (path, label, split) in enumerate(items):
         rel = str(path.relative_to(root))
         try:
             img, info = fit_to_size(read_image(path), cfg.image_size, cfg.resize)
@@ -134,29 +193,12 @@ def load_folder_dataset(cfg, rng: np.random.Generator) -> Dataset:
             skipped.append({"source": rel, "reason": str(exc)})
             continue
         images.append(img)
-        rows.append({"id": rel, "class": label, "folder": path.parent.name, **info})
+        row = {"id": rel, "class": label, "folder": path.parent.name, **info}
+        if patients is not None:
+            row["patient"] = patients[k]
+        rows.append(row)
         labels_txt.append(label)
         given.append(split)
     if not images:
         raise ValueError(f"data.path: none of the {len(items)} image files under {root} could be read")
-    class_names = _class_order(set(labels_txt))
-    labels = np.array([class_names.index(c) for c in labels_txt], np.int64)
-    if given[0] is None:
-        split = split_indices(labels, cfg.test_fraction, cfg.val_fraction, rng)
-    else:
-        split = np.array(given, dtype=object)
-        train = np.flatnonzero(split == "train")
-        # Validation from the given training part, stratified: split_indices' "test" share is our val.
-        part = split_indices(labels[train], cfg.val_fraction, 0.0, rng) if cfg.val_fraction > 0 else None
-        if part is not None:
-            split[train[part == "test"]] = "val"
-        split = split.astype(str)
-    return Dataset(
-        images=np.stack(images)[..., None].astype(np.float32),
-        labels=labels,
-        label_maps=None,
-        class_names=class_names,
-        split=split,
-        meta=pd.DataFrame(rows),
-        skipped=tuple(skipped),
-    )
+    return assemble(images, labels_txt, rows, skipped, cfg, rng, class_order(set(labels_txt)), given=given)
