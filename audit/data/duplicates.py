@@ -75,8 +75,9 @@ def find_duplicates(ds: Dataset, max_distance: int = 4, chunk: int = 2048) -> pd
 
 
 def drop_leaks(ds: Dataset, pairs: pd.DataFrame) -> Dataset:
-    """``ds`` without the val/test member of every cross-split duplicate pair (the one in the
-    later part: test before val before train is kept last), each drop recorded in ``skipped``."""
+    """``ds`` without the later member of every cross-split duplicate pair (parts ordered
+    train, val, test: a test copy of a training image goes, the training image stays), each
+    drop recorded in ``skipped``."""
     drop: dict[int, str] = {}
     for p in pairs[pairs["cross_split"]].itertuples():
         later, other = (p.b, p.a) if _PART_ORDER[p.part_b] > _PART_ORDER[p.part_a] else (p.a, p.b)
@@ -86,17 +87,19 @@ def drop_leaks(ds: Dataset, pairs: pd.DataFrame) -> Dataset:
     if not drop:
         return ds
     keep = np.setdiff1d(np.arange(len(ds.images)), list(drop))
-    skipped = [{"source": str(ds.meta["id"].iloc[i]), "reason": reason} for i, reason in sorted(drop.items())]
-    return Dataset(
-        images=np.asarray(ds.images)[keep],
-        labels=ds.labels[keep],
-        label_maps=None if ds.label_maps is None else np.asarray(ds.label_maps)[keep],
-        class_names=ds.class_names,
-        split=ds.split[keep],
+
+    def rows(a):
+        return None if a is None else np.asarray(a)[keep]
+
+    return dataclasses.replace(
+        ds,
+        images=rows(ds.images),
+        labels=rows(ds.labels),
+        label_maps=rows(ds.label_maps),
+        tumor_masks=rows(ds.tumor_masks),
+        split=rows(ds.split),
         meta=ds.meta.iloc[keep].reset_index(drop=True),
-        skipped=(*ds.skipped, *skipped),
-        tumor_masks=None if ds.tumor_masks is None else np.asarray(ds.tumor_masks)[keep],
-        duplicates=ds.duplicates,
+        skipped=(*ds.skipped, *({"source": str(ds.meta["id"].iloc[i]), "reason": r} for i, r in sorted(drop.items()))),
     )
 
 
