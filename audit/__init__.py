@@ -1,3 +1,3 @@
 """brain-audit: does a brain-MRI classifier look at anatomy or at artifacts?"""
 
-__version__ = "0.4.0"
+__version__ = "0.4.1"

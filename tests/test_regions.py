@@ -29,11 +29,12 @@ def test_estimate_quality_known_answers():
 
 @pytest.fixture(scope="module")
 def phantoms():
+    # The held-out draw of benchmarks/region_quality.py (seed 1; the estimate was tuned on seed 0).
     from audit.config import DataConfig
     from audit.data.synthetic import generate_dataset
 
     cfg = DataConfig(
-        n_images=80, image_size=128, contrasts=("t1", "t1c", "t2", "flair"), n_sites=3, site_marker=True,
+        n_images=300, image_size=128, contrasts=("t1", "t1c", "t2", "flair"), n_sites=3, site_marker=True,
         artifacts=("marker", "frame", "padding", "zoom", "intensity", "noise", "ghost"),
     )  # fmt: skip
     ds = generate_dataset(cfg, np.random.default_rng(1))
@@ -41,19 +42,18 @@ def phantoms():
     return ds, estimate_quality(est, regions_from_label_maps(ds.label_maps))
 
 
-def test_estimated_regions_meet_the_brain_and_annotation_bounds(phantoms):
+def test_estimated_regions_meet_the_head_brain_and_annotation_bounds(phantoms):
     _, q = phantoms
+    assert q["head_dice"].mean() >= 0.95
     assert q["brain_dice"].mean() >= 0.85
     assert q["annotation_recall"] >= 0.90
 
 
-def test_estimated_head_and_skull_band_do_not_regress(phantoms):
-    # Issue 9 asks head Dice >= 0.95 and skull band >= 0.70 over all artifacts; measured on 300
-    # phantoms (benchmarks/region_quality.py): 0.945 and 0.515, short of both, dragged down by
-    # the ghost rim (labelled artifact, looks like scalp) and by zoomed heads (too little
-    # background for Otsu).  These floors guard what is reached, not the targets.
+def test_estimated_skull_band_does_not_regress(phantoms):
+    # Issue 9 asks skull band Dice >= 0.70 over all artifacts: measured 0.685 on the benchmark's
+    # 300 phantoms (seed 0, where it was tuned) and 0.657 on these (seed 1), short mainly on
+    # zoomed heads (0.55-0.61).  These floors guard what is reached, not the target.
     ds, q = phantoms
-    plain = ~ds.meta["ghost"].to_numpy(bool)
-    assert q["head_dice"].mean() >= 0.92
-    assert q["head_dice"][plain].mean() >= 0.92
-    assert q["skull_band_dice"][plain].mean() >= 0.55
+    ghost = ds.meta["ghost"].to_numpy(bool)
+    assert q["skull_band_dice"].mean() >= 0.64
+    assert q["skull_band_dice"][ghost].mean() >= 0.60  # the ghost rim is peeled (0.37 before)
