@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"exit with code {EXIT_FAIL_ON} if the verdict is this or worse "
         "(mixed: mixed or artifact), to gate a CI pipeline",
     )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="benchmark mode only (an experiment with [benchmark] artifacts): a small matrix in a few minutes "
+        "(marker and site at p = 0 and 1, two methods, 300 phantoms of 64 px), into reports/<name>-quick/",
+    )
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     return p
 
@@ -71,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_config(args.experiment, args.overrides)
         except ConfigError as exc:
             return _user_error(str(exc), args.debug)
+        if cfg.benchmark.artifacts or args.quick:
+            return _benchmark(cfg, args)
         out = args.out or Path("reports") / cfg.experiment.name
         from audit.pipeline import run_pipeline
 
@@ -93,6 +101,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.fail_on and result.verdict and _SEVERITY[result.verdict] >= _SEVERITY[args.fail_on]:
         print(f"brain-audit: verdict '{result.verdict}' reaches --fail-on {args.fail_on}", file=sys.stderr)
         return EXIT_FAIL_ON
+    return 0
+
+
+def _benchmark(cfg, args) -> int:
+    """Benchmark mode (:mod:`audit.benchmark`); exceptions other than user errors go to ``main``."""
+    from audit.benchmark import quick_config, run_benchmark
+
+    if not cfg.benchmark.artifacts:
+        return _user_error("--quick runs a benchmark: the experiment needs [benchmark] artifacts", args.debug)
+    if args.only or args.fresh or args.fail_on:
+        return _user_error("--only, --fresh and --fail-on apply to an audit, not to a benchmark", args.debug)
+    if args.quick:
+        cfg = quick_config(cfg)
+    try:
+        run_benchmark(cfg, args.out or Path("reports") / cfg.experiment.name)
+    except (ValueError, FileNotFoundError) as exc:
+        return _user_error(str(exc), args.debug)
     return 0
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
+    "BenchmarkConfig",
     "CamConfig",
     "ChecksConfig",
     "Config",
@@ -177,6 +178,13 @@ class VerdictConfig:
     """At or below this mean energy fraction on brain + tumor the verdict is 'artifact'."""
     off_target_share_max: float = 0.25
     """'anatomy' also needs at most this share of correct images with >50% energy off the brain."""
+    off_target_share_artifact: float = 0.5
+    """Above this share of correct images with >50% energy off the brain, attention counts as
+    off-target too (with the counterfactual check unconvinced; :mod:`audit.verdict`, rule 1)."""
+    counterfactual_check: str = "artifact_reliance"
+    """The check whose result weighs against the maps: when it ran and passed (the model keeps its
+    decisions without non-anatomical pixels and loses them without the brain), off-target
+    attention alone gives 'mixed', not 'artifact'; "" to judge by the maps alone."""
     min_balanced_accuracy: float = 0.6
     """Below this test balanced accuracy the model is near chance: its maps show no reliance on
     anything, and the verdict is 'mixed' whatever the maps look like."""
@@ -208,6 +216,24 @@ class ComputeConfig:
 
 
 @dataclass(frozen=True)
+class BenchmarkConfig:
+    """Benchmark mode (:mod:`audit.benchmark`): with ``artifacts`` set, ``run_audit.py`` trains one
+    model per (artifact, tie strength) on the experiment's data settings, audits it with every
+    method, and measures whether the audit catches the shortcuts it relies on."""
+
+    artifacts: tuple[str, ...] = ()
+    """Planted shortcuts: artifact names of the phantom generator, and "site" (scanner sites with
+    burned-in site names, as [data] site_marker); empty: a plain audit."""
+    strengths: tuple[float, ...] = (0.0, 0.5, 0.9, 1.0)
+    """Label-tie strengths p: the share of images whose artifact (site) follows the class."""
+    methods: tuple[str, ...] = ("gradcam", "gradcam_pp", "hirescam", "layercam", "scorecam", "gradient", "smoothgrad")
+    strong_drop: float = 0.20
+    """Accuracy drop (tied minus swapped test set) from which reliance counts as strong."""
+    bootstrap: int = 1000
+    """Paired bootstrap resamples for the accuracy drop's 95% interval."""
+
+
+@dataclass(frozen=True)
 class Config:
     experiment: ExperimentConfig = ExperimentConfig()
     data: DataConfig = DataConfig()
@@ -220,6 +246,7 @@ class Config:
     verdict: VerdictConfig = VerdictConfig()
     report: ReportConfig = ReportConfig()
     compute: ComputeConfig = ComputeConfig()
+    benchmark: BenchmarkConfig = BenchmarkConfig()
 
 
 _SECTIONS: dict[str, type] = typing.get_type_hints(Config)

@@ -679,7 +679,9 @@ def build_results(
     }
 
 
-def run_pipeline(cfg: Config, out: Path, *, fresh: bool = False, only: str | None = None) -> RunResult:
+def run_pipeline(
+    cfg: Config, out: Path, *, fresh: bool = False, only: str | None = None, cache: Path | None = None
+) -> RunResult:
     """Run (or resume) the audit into ``out``.
 
     Parameters
@@ -687,11 +689,13 @@ def run_pipeline(cfg: Config, out: Path, *, fresh: bool = False, only: str | Non
     fresh : recompute the selected stages even when cached (with ``only``: that stage
         alone; upstream stages are still taken from the cache).
     only : run this stage, plus whatever upstream it needs, and stop.
+    cache : stage cache folder (default ``out/cache``); runs that share one share every
+        stage whose key matches (the benchmark's methods share a cell's data and model).
     """
     validate_checks(cfg)
     needed = _needed(only)
     out = Path(out)
-    cache = out / "cache"
+    cache = Path(cache) if cache is not None else out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     _remove_stale_partials(cache)
     keys = stage_keys(cfg)
@@ -700,12 +704,10 @@ def run_pipeline(cfg: Config, out: Path, *, fresh: bool = False, only: str | Non
     strategy = make_strategy(cfg.compute)  # before anything else starts TensorFlow's devices
     _set_determinism(cfg.experiment.seed)
     with strategy.scope():
-        return _run_stages(cfg, out, needed, keys, only, fresh, strategy)
+        return _run_stages(cfg, out, cache, needed, keys, only, fresh)
 
 
-def _run_stages(cfg: Config, out: Path, needed: list[str], keys: dict, only, fresh: bool, strategy) -> RunResult:
-    cache = out / "cache"
-
+def _run_stages(cfg: Config, out: Path, cache: Path, needed: list[str], keys: dict, only, fresh: bool) -> RunResult:
     outputs: dict[str, Any] = {}
     status: dict[str, str] = {}
     timings: dict[str, float] = {}
@@ -778,12 +780,13 @@ def _run_stages(cfg: Config, out: Path, needed: list[str], keys: dict, only, fre
     return RunResult(out, results, verdict["label"], status, timings)
 
 
-def cached_outputs(cfg: Config, out: Path, upto: str) -> dict[str, Any]:
+def cached_outputs(cfg: Config, out: Path, upto: str, cache: Path | None = None) -> dict[str, Any]:
     """Outputs of stage ``upto`` and everything upstream, computed into ``out`` if missing and
     then loaded from its cache (for benchmarks and tools that work on a finished run)."""
-    run_pipeline(cfg, out, only=upto)
+    run_pipeline(cfg, out, only=upto, cache=cache)
     keys = stage_keys(cfg)
-    return {name: STAGES[name].load(Path(out) / "cache" / f"{name}-{keys[name]}") for name in _needed(upto)}
+    cache = Path(cache) if cache is not None else Path(out) / "cache"
+    return {name: STAGES[name].load(cache / f"{name}-{keys[name]}") for name in _needed(upto)}
 
 
 def _json_default(obj: Any) -> Any:

@@ -15,8 +15,18 @@ Rules (thresholds in ``[verdict]`` of the experiment):
 0. ``mixed`` if the test balanced accuracy is below ``min_balanced_accuracy``: a model
    near chance has learnt no rule, so where its maps fall says nothing about reliance
    (the maps of an untrained network follow image edges; Adebayo et al. 2018);
-1. ``artifact`` if ``on_anatomy <= artifact_max`` or a check failed that declares
-   ``weighs_on_verdict`` (e.g. artifact reliance);
+1. ``artifact`` if a check failed that declares ``weighs_on_verdict`` (e.g. artifact
+   reliance); or if the attention is off target and the counterfactual check
+   (``counterfactual_check``, artifact reliance) did not pass: off target means
+   ``on_anatomy <= artifact_max``, or, when that check ran and warned,
+   ``off_target_majority_share > off_target_share_artifact`` too.  Without the check
+   (not run, or ``counterfactual_check = ""``) the maps decide alone (``on_anatomy <=
+   artifact_max``).  When it ran and passed, off-target maps give ``mixed``: the model
+   keeps its decisions without the non-anatomical pixels and loses them without the brain,
+   which outweighs where a coarse map's energy happens to fall.  (Measured by the benchmark,
+   README "Benchmark": at 64 px Grad-CAM, Grad-CAM++ and Score-CAM gave ``artifact`` on 5-6
+   of 8 models with no shortcut to learn; with this rule on none, and every model whose
+   accuracy drops by 20 points or more without its shortcut is still flagged.)
 2. ``anatomy`` if ``on_anatomy >= anatomy_min``, ``off_target_majority_share <=
    off_target_share_max`` and no check failed;
 3. ``mixed`` otherwise, including when there is no scorable evidence.
@@ -86,8 +96,16 @@ def decide_verdict(
             "so there is no evidence of where the model looks.",
             "evidence": evidence,
         }
-    if on["mean"] <= cfg.artifact_max or decisive:
+    counterfactual = next((c["status"] for c in checks if c["name"] == cfg.counterfactual_check), None)
+    if counterfactual not in ("pass", "warn", "fail"):  # not run, errored or skipped: the maps alone
+        counterfactual = None
+    off_target = on["mean"] <= cfg.artifact_max or (
+        counterfactual == "warn" and off["mean"] > cfg.off_target_share_artifact
+    )
+    if decisive or (off_target and counterfactual != "pass"):
         label = "artifact"
+    elif off_target:
+        label = "mixed"
     elif on["mean"] >= cfg.anatomy_min and off["mean"] <= cfg.off_target_share_max and not failed:
         label = "anatomy"
     else:
@@ -117,6 +135,12 @@ def decide_verdict(
     weak = correct["n"] - correct["n_scored"]
     if weak:
         sentences.append(f"{weak} of {correct['n']} {who} have empty or weak maps and are not counted.")
+    if off_target and label == "mixed":
+        sentences.append(
+            f"The maps point off the brain, but the {cfg.counterfactual_check} check passed: the decisions hold "
+            "without the non-anatomical pixels and fall to chance without the brain, so the maps are not "
+            "taken as evidence of a shortcut."
+        )
     if failed:
         sentences.append(f"Failed checks: {', '.join(failed)}.")
     return {"label": label, "summary": " ".join(sentences), "evidence": evidence}

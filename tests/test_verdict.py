@@ -83,3 +83,27 @@ def test_the_verdict_rests_on_correct_finding_class_images():
     assert v["label"] == "anatomy"
     assert "of correctly classified tumor images more than half" in v["summary"]
     assert decide_verdict(attention(0.45, 0.6), [], CFG)["label"] == "mixed"  # without findings: all correct images
+
+
+@pytest.mark.parametrize(
+    ("on", "off", "status", "label"),
+    [
+        (0.3, 0.9, "pass", "mixed"),  # off-target maps, but the counterfactual clears the model
+        (0.3, 0.9, "warn", "artifact"),
+        (0.3, 0.9, None, "artifact"),  # check not run: the maps decide alone
+        (0.3, 0.9, "error", "artifact"),  # the check could not tell: the maps decide alone
+        (0.5, 0.6, "warn", "artifact"),  # most images mostly off target, counterfactual unconvinced
+        (0.5, 0.6, "pass", "mixed"),
+        (0.5, 0.6, None, "mixed"),  # without the check, only on_anatomy <= artifact_max is artifact
+        (0.5, 0.5, "warn", "mixed"),  # the share must exceed off_target_share_artifact
+        (0.8, 0.1, "warn", "anatomy"),
+    ],
+)
+def test_the_counterfactual_check_weighs_against_the_maps(on, off, status, label):
+    checks = [] if status is None else [{"name": "artifact_reliance", "status": status, "weighs_on_verdict": True}]
+    v = decide_verdict(attention(on, off), checks, CFG)
+    assert v["label"] == label
+    if status == "pass" and on <= 0.4:
+        assert "the artifact_reliance check passed" in v["summary"]
+    maps_alone = VerdictConfig(counterfactual_check="")  # judged by the maps alone, as before
+    assert (decide_verdict(attention(on, off), checks, maps_alone)["label"] == "artifact") == (on <= 0.4)

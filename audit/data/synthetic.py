@@ -303,37 +303,33 @@ def _make_image(plan: _Plan, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
 _WORKER_PLAN: _Plan | None = None
 
 
-def _work(chunk: range) -> list[tuple[np.ndarray, np.ndarray, dict]]:
+def _work(chunk: range | list[int]) -> list[tuple[np.ndarray, np.ndarray, dict]]:
     return [_make_image(_WORKER_PLAN, i) for i in chunk]
 
 
 def generate_dataset(
-    cfg: DataConfig, rng: np.random.Generator, show_progress: bool = False, workers: int | None = None
+    cfg: DataConfig,
+    rng: np.random.Generator,
+    show_progress: bool = False,
+    workers: int | None = None,
+    swap_ties: bool = False,
 ) -> Dataset:
     """A labelled phantom dataset with exact label maps and a stratified split.
 
     ``rng`` is the only source of randomness: the same config and seed give identical
     arrays, whatever the number of ``workers`` (processes; default: all cores for
     256 images or more, else 1).
+
+    ``swap_ties``: the same labels, split and per-image seeds, but each artifact follows the
+    *other* class with its tie strength, and a class's own site is the next class's
+    (``(label + 1) % n_sites``): the counterfactual set on which a model that relies on a
+    shortcut loses accuracy (:mod:`audit.benchmark`).  Anatomy and tumors stay the same,
+    except on images whose zoom changed (zoom draws its field of view from the image's
+    stream before the slice is drawn).  With strength 0 nothing changes.
     """
     global _WORKER_PLAN
-    class_names = BINARY_CLASSES if cfg.classes == "binary" else FOUR_CLASSES
-    _validate(cfg, class_names)
-    anat = load_anatomy()
+    plan = _make_plan(cfg, rng, swap_ties)
     n = cfg.n_images
-    class_names, labels, kinds = _class_layout(cfg, n, rng)
-    tie_class = cfg.tie_class or ("tumor" if cfg.classes == "binary" else "glioma")
-    tied = labels == class_names.index(tie_class)
-    presence = {a: assign_presence(tied, getattr(cfg, f"{a}_p"), rng) for a in cfg.artifacts}
-    sites: list[Site] = make_sites(cfg.n_sites, len(cfg.contrasts), rng) if cfg.n_sites else []
-    site_of = assign_sites(labels, cfg.n_sites, cfg.site_p, rng) if sites else np.full(n, -1)
-    axis = PLANE_AXIS[cfg.plane]
-    lo, hi = anat.brain_extent(axis)
-    level_range = (round(lo + cfg.levels[0] * (hi - lo)), round(lo + cfg.levels[1] * (hi - lo)))
-    seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(n)
-    sampler = TumorSampler(anat, cfg.plane, level_range) if any(kinds) else None
-    anat.plane_stack(cfg.plane)  # build before any fork, so workers share it
-    plan = _Plan(cfg, class_names, labels, kinds, presence, sites, site_of, level_range, seeds, sampler)
 
     workers = workers or ((os.cpu_count() or 1) if n >= 256 else 1)
     chunk = max(16, n // (8 * workers))
@@ -355,8 +351,54 @@ def generate_dataset(
         _WORKER_PLAN = None
     images = np.stack([r[0] for r in results])[..., None]
     label_maps = np.stack([r[1] for r in results])
-    split = split_indices(labels, cfg.test_fraction, cfg.val_fraction, rng)
-    return Dataset(images, labels, label_maps, class_names, split, pd.DataFrame([r[2] for r in results]))
+    split = split_indices(plan.labels, cfg.test_fraction, cfg.val_fraction, rng)
+    return Dataset(images, plan.labels, label_maps, plan.class_names, split, pd.DataFrame([r[2] for r in results]))
+
+
+def _make_plan(cfg: DataConfig, rng: np.random.Generator, swap_ties: bool) -> _Plan:
+    """Everything drawn before any image is rendered: classes, shortcut presence, sites, seeds."""
+    class_names = BINARY_CLASSES if cfg.classes == "binary" else FOUR_CLASSES
+    _validate(cfg, class_names)
+    anat = load_anatomy()
+    n = cfg.n_images
+    class_names, labels, kinds = _class_layout(cfg, n, rng)
+    tie_class = cfg.tie_class or ("tumor" if cfg.classes == "binary" else "glioma")
+    tied = labels == class_names.index(tie_class)
+    if swap_ties:
+        tied = ~tied
+    presence = {a: assign_presence(tied, getattr(cfg, f"{a}_p"), rng) for a in cfg.artifacts}
+    sites: list[Site] = make_sites(cfg.n_sites, len(cfg.contrasts), rng) if cfg.n_sites else []
+    site_labels = (labels + 1) % max(cfg.n_sites, 1) if swap_ties else labels
+    site_of = assign_sites(site_labels, cfg.n_sites, cfg.site_p, rng) if sites else np.full(n, -1)
+    axis = PLANE_AXIS[cfg.plane]
+    lo, hi = anat.brain_extent(axis)
+    level_range = (round(lo + cfg.levels[0] * (hi - lo)), round(lo + cfg.levels[1] * (hi - lo)))
+    seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(n)
+    sampler = TumorSampler(anat, cfg.plane, level_range) if any(kinds) else None
+    anat.plane_stack(cfg.plane)  # build before any fork, so workers share it
+    return _Plan(cfg, class_names, labels, kinds, presence, sites, site_of, level_range, seeds, sampler)
+
+
+def render_images(
+    cfg: DataConfig, rng: np.random.Generator, indices: np.ndarray, swap_ties: bool = False
+) -> np.ndarray:
+    """Images ``indices`` (K, H, W, 1) of ``generate_dataset(cfg, rng, swap_ties=swap_ties)``, without
+    rendering the others (each image has its own seed): the benchmark's swapped test set."""
+    global _WORKER_PLAN
+    plan = _make_plan(cfg, rng, swap_ties)
+    indices = [int(i) for i in indices]
+    workers = os.cpu_count() or 1
+    chunks = [indices[s : s + 16] for s in range(0, len(indices), 16)]
+    _WORKER_PLAN = plan
+    try:
+        if workers > 1 and len(chunks) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                results = [r for part in pool.imap(_work, chunks) for r in part]
+        else:
+            results = [r for part in map(_work, chunks) for r in part]
+    finally:
+        _WORKER_PLAN = None
+    return np.stack([r[0] for r in results])[..., None]
 
 
 def _apply_post(fn, image: np.ndarray, lab: np.ndarray, rng: np.random.Generator, protected: np.ndarray | None):

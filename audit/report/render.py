@@ -76,14 +76,16 @@ def _gallery(per_image, order, images, ups, regions, colormap: str, title: str, 
     return {"title": title, "note": note, "items": items}
 
 
-def render_html(context: dict) -> str:
+def render_html(context: dict, template: str = "report.html") -> str:
+    """``template`` (report.html, or benchmark.html for :mod:`audit.benchmark`) rendered with ``context``;
+    both share templates/style.css."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("audit.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
     env.filters["fmt"] = _fmt
-    return env.get_template("report.html").render(**context)
+    return env.get_template(template).render(**context)
 
 
 def _dataset_findings(meta: pd.DataFrame, class_names: tuple[str, ...], labels: np.ndarray) -> pd.DataFrame:

@@ -1,0 +1,369 @@
+"""Benchmark mode: does the audit catch the shortcuts we planted?
+
+For every planted shortcut (an artifact of the phantom generator, or ``"site"``: scanner sites
+with their burned-in names) and every label-tie strength p in ``[benchmark]``, one model is
+trained on phantoms where that shortcut alone follows the tumor class with strength p (a
+*cell*), and the audit runs on it once per CAM method.  The methods of a cell share one stage
+cache, so data and model are made once; every stage is cached and a stopped benchmark resumes.
+
+Ground truth, measured for every model, not assumed:
+
+- ``drop`` = accuracy on the cell's test set (the shortcut tied to the label as in training)
+  minus accuracy on the same test images with the shortcut swapped to the other class
+  (:func:`audit.data.synthetic.render_images` with ``swap_ties``: same labels and seeds,
+  same anatomy and tumors except where a zoom was added or taken away; with p = 0 nothing
+  changes and the drop is exactly 0);
+- its 95% interval from a paired bootstrap over test images (``benchmark.bootstrap``
+  resamples, percentile method; pairs are resampled as units, so the interval holds whether
+  or not the two images of a pair show the same slice);
+- the model *relies* on the shortcut when the interval's lower end is above 0, and relies
+  *strongly* when ``drop >= benchmark.strong_drop``.
+
+Audit outcome per (cell, method), turned into yes/no signals: the verdict is ``artifact``; the
+verdict is not ``anatomy``; each check failed.  The detection table gives, per method and
+signal, sensitivity (flagged among relying models), sensitivity on strong reliance, and
+specificity (not flagged among the others); and Spearman's rank correlation, across cells,
+between the measured drop and two attention scores (energy off brain + tumor, energy on the
+artifact region) of the correctly classified finding images.
+
+Outputs in ``out``: ``benchmark.json``, ``benchmark_cells.csv`` (one row per cell and method),
+``benchmark_detection.csv``, ``benchmark.html``; each cell's audits under ``cells/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from audit.config import BenchmarkConfig, Config
+from audit.io import write_text_atomic
+from audit.progress import say
+
+__all__ = ["SITE", "cell_config", "detection_table", "measure_reliance", "quick_config", "run_benchmark"]
+
+SITE = "site"
+RELIANCE_VERSION = 2  # bump when measure_reliance changes, so cached reliance.json files are redone
+
+
+def quick_config(cfg: Config) -> Config:
+    """The ``--quick`` variant: marker and site at p = 0 and 1, Grad-CAM and the vanilla gradient,
+    300 phantoms of 64 px and a narrow seed CNN (a few minutes on 2 cores; one end-to-end test)."""
+    r = dataclasses.replace
+    return r(
+        cfg,
+        experiment=r(cfg.experiment, name=f"{cfg.experiment.name}-quick"),
+        data=r(cfg.data, n_images=300, image_size=64, min_tumor_area=12),
+        model=r(cfg.model, width=8, dense_units=32),
+        train=r(cfg.train, epochs=min(cfg.train.epochs, 8), patience=2, batch_size=16),
+        scores=r(cfg.scores, bootstrap=200),
+        report=r(cfg.report, gallery_size=2),
+        benchmark=r(cfg.benchmark, artifacts=("marker", SITE), strengths=(0.0, 1.0), methods=("gradcam", "gradient"),
+                    bootstrap=200),
+    )  # fmt: skip
+
+
+def validate(cfg: Config) -> None:
+    """One-line errors for a benchmark that cannot run, before anything is trained."""
+    from audit.cam import METHODS, MULTIPASS_METHODS, PIXEL_METHODS
+    from audit.data.artifacts import ARTIFACTS
+
+    b = cfg.benchmark
+    if cfg.data.source != "synthetic":
+        raise ValueError(f"benchmark mode plants shortcuts in phantoms: data.source must be 'synthetic', not "
+                         f"{cfg.data.source!r}")  # fmt: skip
+    if cfg.data.drop_duplicates:
+        raise ValueError("benchmark mode needs data.drop_duplicates = false (the swapped test set must match)")
+    unknown = [a for a in b.artifacts if a not in ARTIFACTS and a != SITE]
+    if unknown:
+        raise ValueError(f"benchmark.artifacts: unknown {unknown}; available: {', '.join([*ARTIFACTS, SITE])}")
+    bad = [p for p in b.strengths if not 0 <= p <= 1]
+    if bad or not b.strengths:
+        raise ValueError(f"benchmark.strengths must be a non-empty list of values in [0, 1], got {list(b.strengths)}")
+    known = [*METHODS, *MULTIPASS_METHODS, *PIXEL_METHODS]
+    unknown = [m for m in b.methods if m not in known]
+    if unknown or not b.methods:
+        raise ValueError(f"benchmark.methods: unknown or empty {unknown or []}; available: {', '.join(known)}")
+    if not 0 < b.strong_drop <= 1 or b.bootstrap < 100:
+        raise ValueError("benchmark.strong_drop must lie in (0, 1] and benchmark.bootstrap be at least 100")
+
+
+def cell_name(artifact: str, p: float) -> str:
+    return f"{artifact}-p{p:g}"
+
+
+def cell_config(cfg: Config, artifact: str, p: float, method: str) -> Config:
+    """The audit of one cell with one method: the experiment's settings with ``artifact`` (or two
+    sites) as the only shortcut, tied with strength ``p``, and every other artifact absent."""
+    r = dataclasses.replace
+    if artifact == SITE:
+        data = r(cfg.data, artifacts=(), n_sites=2, site_p=float(p))
+    else:
+        data = r(cfg.data, artifacts=(artifact,), n_sites=0, **{f"{artifact}_p": float(p)})
+    return r(
+        cfg,
+        experiment=r(cfg.experiment, name=f"{cfg.experiment.name}-{cell_name(artifact, p)}"),
+        data=data,
+        cam=r(cfg.cam, method=method),
+        benchmark=BenchmarkConfig(),
+    )
+
+
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int, seed: int) -> tuple[float, float]:
+    """95% percentile interval of ``mean(a) - mean(b)`` over paired resamples of the rows."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) == 0:
+        return math.nan, math.nan
+    idx = np.random.default_rng(seed).integers(0, len(a), (resamples, len(a)))
+    diffs = a[idx].mean(axis=1) - b[idx].mean(axis=1)
+    return float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))
+
+
+def measure_reliance(cfg: Config, ds, model, strong_drop: float, resamples: int) -> dict:
+    """Accuracy with the shortcut tied as in training minus with it swapped, on the same test images."""
+    from audit.data.synthetic import render_images
+    from audit.model import adapt_channels, predict_proba
+
+    test = ds.indices("test")
+    y = ds.labels[test]
+    swapped = render_images(cfg.data, np.random.default_rng([cfg.experiment.seed, 1]), test, swap_ties=True)
+
+    def correct(images):
+        proba = predict_proba(model, adapt_channels(np.asarray(images, np.float32), model), cfg.cam.batch_size)
+        return (proba.argmax(axis=1) == y).astype(float)
+
+    tied_images = np.asarray(ds.images[test])
+    tied_ok, swapped_ok = correct(tied_images), correct(swapped)
+    changed = np.any(tied_images != swapped, axis=(1, 2, 3))
+    low, high = paired_bootstrap(tied_ok, swapped_ok, resamples, cfg.experiment.seed)
+    drop = float(tied_ok.mean() - swapped_ok.mean())
+    return {
+        "accuracy_tied": float(tied_ok.mean()),
+        "accuracy_swapped": float(swapped_ok.mean()),
+        "drop": drop,
+        "drop_ci_low": low,
+        "drop_ci_high": high,
+        "reliant": bool(low > 0),
+        "strong": bool(drop >= strong_drop),
+        "n_test": int(len(test)),
+        "n_changed": int(changed.sum()),
+    }
+
+
+def _outcome(results: dict) -> dict:
+    """The audit's verdict, attention scores and check statuses from one run's results.json."""
+    att = results["attention"]
+    found = att.get("findings") or att["by_correct"]["correct"]
+    energy = found["energy"]
+    row = {
+        "verdict": results["verdict"]["label"],
+        "balanced_accuracy": results["verdict"]["evidence"]["balanced_accuracy"],
+        "on_anatomy": found["on_anatomy"]["mean"],
+        "off_target_majority_share": found["off_target_majority_share"]["mean"],
+        "n_scored": found["n_scored"],
+    }
+    for region in ("skull_band", "background", "padding", "artifact"):
+        row[f"energy_{region}"] = energy[region]["mean"]
+    for check in results["checks"]:
+        row[f"check_{check['name']}"] = check["status"]
+    return row
+
+
+def signals(rows: pd.DataFrame) -> dict[str, pd.Series]:
+    """Yes/no audit signals per row: the verdict, and each check that ran."""
+    out = {"verdict is artifact": rows["verdict"] == "artifact", "verdict is not anatomy": rows["verdict"] != "anatomy"}
+    for col in rows.columns:
+        if col.startswith("check_"):
+            out[f"{col[6:]} failed"] = rows[col] == "fail"
+    return out
+
+
+def _spearman(x: pd.Series, y: pd.Series) -> float:
+    from scipy.stats import spearmanr
+
+    ok = x.notna() & y.notna()
+    if ok.sum() < 3 or x[ok].nunique() < 2 or y[ok].nunique() < 2:
+        return math.nan
+    return float(spearmanr(x[ok], y[ok]).statistic)
+
+
+def detection_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per method and signal: sensitivity (flagged | relies), on strong reliance, specificity
+    (not flagged | does not rely), with counts; NaN where a group is empty."""
+    table = []
+    for method, sub in rows.groupby("method", sort=False):
+        reliant, strong = sub["reliant"].astype(bool), sub["strong"].astype(bool)
+        for name, flag in signals(sub).items():
+            flag = flag.astype(bool)
+
+            def share(x):
+                return float(x.mean()) if len(x) else math.nan
+
+            table.append({
+                "method": method, "signal": name,
+                "sensitivity": share(flag[reliant]), "n_reliant": int(reliant.sum()),
+                "sensitivity_strong": share(flag[strong]), "n_strong": int(strong.sum()),
+                "specificity": share(~flag[~reliant]), "n_not_reliant": int((~reliant).sum()),
+            })  # fmt: skip
+    return pd.DataFrame(table)
+
+
+def correlations(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per method: Spearman's rho between the measured drop and the attention scores."""
+    out = []
+    for method, sub in rows.groupby("method", sort=False):
+        out.append({
+            "method": method,
+            "rho_off_anatomy": _spearman(1 - sub["on_anatomy"], sub["drop"]),
+            "rho_artifact_energy": _spearman(sub["energy_artifact"], sub["drop"]),
+            "n_cells": int(len(sub)),
+        })  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def _cell_reliance(cfg: Config, artifact: str, p: float, cell_dir: Path, cache: Path) -> dict:
+    """The cell's reliance, from ``reliance.json`` when it was measured on this very model."""
+    from audit.pipeline import cached_outputs, stage_keys
+
+    first_method = cfg.benchmark.methods[0]
+    c = cell_config(cfg, artifact, p, first_method)
+    key = {"train": stage_keys(c)["train"], "version": RELIANCE_VERSION, "bootstrap": cfg.benchmark.bootstrap,
+           "strong_drop": cfg.benchmark.strong_drop}  # fmt: skip
+    path = cell_dir / "reliance.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("key") == key:
+            return saved["reliance"]
+    outs = cached_outputs(c, cell_dir / first_method, "train", cache=cache)
+    reliance = measure_reliance(
+        c, outs["data"], outs["train"].model, cfg.benchmark.strong_drop, cfg.benchmark.bootstrap
+    )
+    write_text_atomic(path, json.dumps({"key": key, "reliance": reliance}, indent=2))
+    return reliance
+
+
+def _example(cfg: Config, method_dir: Path, cache: Path, n: int = 2) -> list[str]:
+    """Data URIs of overlays for the first ``n`` correctly classified tumor test images."""
+    from audit.pipeline import cached_outputs
+    from audit.report.figures import panel_arrays
+    from audit.report.render import _encode, _uri
+    from audit.scores import upsample_map
+
+    outs = cached_outputs(cfg, method_dir, "scores", cache=cache)
+    ds, regions, cam, preds = outs["data"], outs["regions"], outs["cam"], outs["predict"]
+    test = ds.indices("test")
+    tumor = ds.class_names.index("tumor") if "tumor" in ds.class_names else 1
+    uris = []
+    for j, i in enumerate(test):
+        if len(uris) == n:
+            break
+        if ds.labels[i] != tumor or preds.proba[j].argmax() != tumor:
+            continue
+        image = np.asarray(ds.images[i])
+        up = upsample_map(np.asarray(cam.maps[j]), image.shape[:2], cam.grid)
+        overlay = panel_arrays(image, up, regions[j], cfg.report.colormap)[2]
+        uris.append(_uri(_encode(overlay)))
+    return uris
+
+
+def run_benchmark(cfg: Config, out: Path) -> dict:
+    """Run (or resume) the benchmark matrix into ``out``; returns the benchmark.json content."""
+    from audit.pipeline import run_pipeline
+
+    validate(cfg)
+    b = cfg.benchmark
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    rows, examples, seconds = [], {}, {}
+    cells = [(a, p) for a in b.artifacts for p in b.strengths]
+    for k, (artifact, p) in enumerate(cells, 1):
+        name = cell_name(artifact, p)
+        cell_dir, t0 = out / "cells" / name, time.perf_counter()
+        cache = cell_dir / "cache"
+        say(f"[benchmark] cell {k}/{len(cells)}: {name}")
+        for method in b.methods:
+            c = cell_config(cfg, artifact, p, method)
+            result = run_pipeline(c, cell_dir / method, cache=cache)
+            rows.append({"artifact": artifact, "p": p, "method": method, **_outcome(result.results),
+                         "report": f"cells/{name}/{method}/report.html"})  # fmt: skip
+        reliance = _cell_reliance(cfg, artifact, p, cell_dir, cache)
+        for row in rows[-len(b.methods) :]:
+            row.update(reliance)
+        examples[name] = _example(cell_config(cfg, artifact, p, b.methods[0]), cell_dir / b.methods[0], cache)
+        seconds[name] = time.perf_counter() - t0
+        say(f"[benchmark] {name}: drop {reliance['drop']:+.3f} [{reliance['drop_ci_low']:+.3f}, "
+            f"{reliance['drop_ci_high']:+.3f}]; verdicts {', '.join(r['verdict'] for r in rows[-len(b.methods):])}; "
+            f"{seconds[name]:.0f} s")  # fmt: skip
+
+    frame = pd.DataFrame(rows)
+    detection = detection_table(frame)
+    rho = correlations(frame)
+    default = b.methods[0]
+    first = frame[frame["method"] == default]
+    summary = {
+        "strong_cells": int(first["strong"].sum()),
+        "strong_flagged_by_default_method": bool((first.loc[first["strong"], "verdict"] == "artifact").all()),
+        "artifact_verdicts_at_p0": int(((frame["p"] == 0) & (frame["verdict"] == "artifact")).sum()),
+        "default_method": default,
+    }
+    summary["done"] = summary["strong_flagged_by_default_method"] and summary["artifact_verdicts_at_p0"] == 0
+    report = {
+        "schema_version": 1,
+        "experiment": cfg.experiment.name,
+        "config": dataclasses.asdict(cfg.benchmark),
+        "data": {
+            "n_images": cfg.data.n_images,
+            "image_size": cfg.data.image_size,
+            "contrasts": list(cfg.data.contrasts),
+        },
+        "summary": summary,
+        "cells": json.loads(frame.to_json(orient="records")),
+        "detection": json.loads(detection.to_json(orient="records")),
+        "correlations": json.loads(rho.to_json(orient="records")),
+        "cell_seconds": seconds,
+        "seconds": time.perf_counter() - t_start,
+    }
+    write_text_atomic(out / "benchmark_cells.csv", frame.to_csv(index=False))
+    write_text_atomic(out / "benchmark_detection.csv", detection.to_csv(index=False))
+    write_text_atomic(out / "benchmark.json", json.dumps(report, indent=2))
+    _write_html(out, report, frame, detection, rho, examples)
+    say(f"[benchmark] {len(cells)} cells x {len(b.methods)} methods in {report['seconds']:.0f} s -> "
+        f"{out / 'benchmark.html'}")  # fmt: skip
+    return report
+
+
+def _write_html(out: Path, report: dict, frame: pd.DataFrame, detection, rho, examples: dict) -> None:
+    from audit.cam import TITLES
+    from audit.report.render import render_html
+
+    b = report["config"]
+    matrix = []
+    for artifact in b["artifacts"]:
+        cells = []
+        for p in b["strengths"]:
+            sub = frame[(frame["artifact"] == artifact) & (frame["p"] == p)]
+            first = sub.iloc[0]
+            cells.append({
+                "p": p, "drop": first["drop"], "low": first["drop_ci_low"], "high": first["drop_ci_high"],
+                "strong": bool(first["strong"]), "reliant": bool(first["reliant"]),
+                "accuracy": first["accuracy_tied"],
+                "verdicts": list(zip(sub["method"].map(TITLES), sub["verdict"], sub["report"], strict=True)),
+                "examples": examples.get(cell_name(artifact, p), []),
+            })  # fmt: skip
+        matrix.append({"artifact": artifact, "cells": cells})
+    html = render_html(
+        {
+            "b": report,
+            "matrix": matrix,
+            "detection": detection.assign(method=detection["method"].map(TITLES)).to_dict("records"),
+            "rho": rho.assign(method=rho["method"].map(TITLES)).to_dict("records"),
+        },
+        template="benchmark.html",
+    )
+    write_text_atomic(out / "benchmark.html", html)

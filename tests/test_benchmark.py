@@ -1,0 +1,171 @@
+"""Benchmark mode: swapped shortcuts, the reliance interval, the detection table, and the --quick run."""
+
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.benchmark import (
+    SITE,
+    cell_config,
+    correlations,
+    detection_table,
+    paired_bootstrap,
+    quick_config,
+    validate,
+)
+from audit.config import BenchmarkConfig, Config, DataConfig, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _phantoms(swap: bool, **data):
+    from audit.data.synthetic import generate_dataset
+
+    cfg = DataConfig(n_images=24, image_size=48, contrasts=("t1c",), min_tumor_area=8, **data)
+    return generate_dataset(cfg, np.random.default_rng(3), workers=1, swap_ties=swap)
+
+
+def test_swapped_ties_move_the_artifact_to_the_other_class_and_keep_the_anatomy():
+    tied, swapped = (
+        _phantoms(False, artifacts=("marker",), marker_p=1.0),
+        _phantoms(True, artifacts=("marker",), marker_p=1.0),
+    )
+    tumor = tied.labels == tied.class_names.index("tumor")
+    assert np.array_equal(tied.labels, swapped.labels) and np.array_equal(tied.split, swapped.split)
+    assert np.array_equal(tied.meta["marker"].to_numpy(bool), tumor)
+    assert np.array_equal(swapped.meta["marker"].to_numpy(bool), ~tumor)
+    from audit.data.labels import LABELS
+
+    # same heads and tumors: the label maps agree wherever neither image has its marker
+    clear = (tied.label_maps != LABELS["artifact"]) & (swapped.label_maps != LABELS["artifact"])
+    assert np.array_equal(tied.label_maps[clear], swapped.label_maps[clear])
+
+
+def test_swapped_sites_and_untied_shortcuts():
+    tied, swapped = _phantoms(False, n_sites=2, site_p=1.0), _phantoms(True, n_sites=2, site_p=1.0)
+    site_of = lambda ds, label: set(ds.meta["site"][ds.labels == label])  # noqa: E731
+    assert len(site_of(tied, 0)) == len(site_of(tied, 1)) == 1 and site_of(tied, 0) != site_of(tied, 1)
+    assert site_of(swapped, 0) == site_of(tied, 1) and site_of(swapped, 1) == site_of(tied, 0)
+    # p = 0: the shortcut is independent of the label, and swapping changes nothing at all.
+    a, b = _phantoms(False, artifacts=("frame",), frame_p=0.0), _phantoms(True, artifacts=("frame",), frame_p=0.0)
+    assert np.array_equal(a.images, b.images)
+
+
+def test_paired_bootstrap_known_answers():
+    assert paired_bootstrap(np.ones(50), np.zeros(50), 200, 0) == (1.0, 1.0)
+    assert paired_bootstrap(np.ones(50), np.ones(50), 200, 0) == (0.0, 0.0)
+    low, high = paired_bootstrap(np.r_[np.ones(25), np.zeros(25)], np.zeros(50), 500, 0)
+    assert low < 0.5 < high and low > 0.2 and high < 0.8
+    assert all(math.isnan(v) for v in paired_bootstrap(np.zeros(0), np.zeros(0), 200, 0))
+
+
+def test_detection_table_and_correlations_on_known_rows():
+    rows = pd.DataFrame({
+        "method": ["gradcam"] * 4,
+        "reliant": [True, True, False, False],
+        "strong": [True, False, False, False],
+        "verdict": ["artifact", "mixed", "anatomy", "artifact"],
+        "check_artifact_reliance": ["fail", "fail", "pass", "warn"],
+        "drop": [0.5, 0.1, 0.0, 0.02],
+        "on_anatomy": [0.1, 0.5, 0.9, 0.6],
+        "energy_artifact": [0.4, 0.2, 0.0, 0.1],
+    })  # fmt: skip
+    table = detection_table(rows).set_index("signal")
+    art = table.loc["verdict is artifact"]
+    assert (art.sensitivity, art.sensitivity_strong, art.specificity) == (0.5, 1.0, 0.5)
+    assert (art.n_reliant, art.n_strong, art.n_not_reliant) == (2, 1, 2)
+    assert table.loc["verdict is not anatomy"].sensitivity == 1.0
+    assert table.loc["verdict is not anatomy"].specificity == 0.5
+    assert table.loc["artifact_reliance failed"].sensitivity == 1.0
+    assert table.loc["artifact_reliance failed"].specificity == 1.0
+    rho = correlations(rows).iloc[0]
+    assert rho.rho_off_anatomy == pytest.approx(1.0) and rho.rho_artifact_energy == pytest.approx(1.0)
+
+
+def test_cell_config_plants_one_shortcut():
+    cfg = load_config(ROOT / "experiments" / "benchmark.toml")
+    marker = cell_config(cfg, "marker", 0.9, "gradcam_pp")
+    assert marker.data.artifacts == ("marker",) and marker.data.marker_p == 0.9 and marker.data.n_sites == 0
+    assert marker.cam.method == "gradcam_pp" and marker.benchmark == BenchmarkConfig()
+    site = cell_config(cfg, SITE, 0.5, "gradcam")
+    assert site.data.artifacts == () and site.data.n_sites == 2 and site.data.site_p == 0.5
+    # the methods of a cell share data and model: their stage keys agree up to the CAM stage
+    from audit.pipeline import stage_keys
+
+    a, b = stage_keys(cell_config(cfg, "zoom", 1.0, "gradcam")), stage_keys(cell_config(cfg, "zoom", 1.0, "gradient"))
+    assert a["data"] == b["data"] and a["train"] == b["train"] and a["cam"] != b["cam"]
+    q = quick_config(cfg)
+    assert q.benchmark.strengths == (0.0, 1.0) and q.experiment.name == "benchmark-quick"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"data": DataConfig(source="folder", path="x")}, "data.source must be 'synthetic'"),
+        ({"benchmark": BenchmarkConfig(artifacts=("sticker",))}, "unknown ['sticker']"),
+        ({"benchmark": BenchmarkConfig(artifacts=("marker",), strengths=(0.0, 1.5))}, "strengths"),
+        ({"benchmark": BenchmarkConfig(artifacts=("marker",), methods=("gradcam", "occlusion"))}, "occlusion"),
+        ({"benchmark": BenchmarkConfig(artifacts=("marker",), bootstrap=10)}, "bootstrap"),
+    ],
+)
+def test_validate_rejects_a_benchmark_that_cannot_run(change, message):
+    cfg = dataclasses.replace(Config(benchmark=BenchmarkConfig(artifacts=("marker",))), **change)
+    with pytest.raises(ValueError, match=None) as err:
+        validate(cfg)
+    assert message in str(err.value)
+
+
+def test_quick_needs_a_benchmark_experiment():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run_audit.py"), str(ROOT / "experiments" / "quick.toml"), "--quick"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "needs [benchmark] artifacts" in proc.stderr
+
+
+def test_quick_benchmark_end_to_end(tmp_path):
+    out = tmp_path / "bench"
+    cmd = [sys.executable, str(ROOT / "run_audit.py"), str(ROOT / "experiments" / "benchmark.toml"), "--quick",
+           "--out", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((out / "benchmark.json").read_text())
+    cells = pd.DataFrame(report["cells"])
+    assert len(cells) == 4 * 2 and set(cells["method"]) == {"gradcam", "gradient"}
+    p0 = cells[cells["p"] == 0]
+    assert (p0["drop"] == 0).all() and (p0["n_changed"] == 0).all() and not p0["reliant"].any()
+    # sites tied at p = 1 are a shortcut the tiny model takes: measured, and flagged
+    site1 = cells[(cells["artifact"] == "site") & (cells["p"] == 1)]
+    assert site1["strong"].all() and (site1["verdict"] == "artifact").all()
+    assert report["summary"]["artifact_verdicts_at_p0"] == 0
+    assert len(pd.read_csv(out / "benchmark_cells.csv")) == 8
+    assert set(pd.read_csv(out / "benchmark_detection.csv")["method"]) == {"gradcam", "gradient"}
+    html = (out / "benchmark.html").read_text()
+    assert "Detection" in html and "cells/site-p1/gradcam/report.html" in html and "data:image/png;base64," in html
+    assert (out / "cells" / "site-p1" / "gradient" / "report.html").is_file()
+
+    # Resumable: a second run recomputes nothing (no new cache entries, same numbers).
+    entries = sorted(p.name for p in out.glob("cells/*/cache/*"))
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "running ..." not in again.stdout + again.stderr
+    assert sorted(p.name for p in out.glob("cells/*/cache/*")) == entries
+    assert json.loads((out / "benchmark.json").read_text())["cells"] == report["cells"]
+
+
+def test_render_images_gives_the_same_images_as_the_whole_set():
+    from audit.data.synthetic import render_images
+
+    cfg = DataConfig(n_images=24, image_size=48, contrasts=("t1c",), min_tumor_area=8, artifacts=("zoom",), zoom_p=1.0)
+    for swap in (False, True):
+        whole = _phantoms(swap, artifacts=("zoom",), zoom_p=1.0)
+        some = np.array([3, 0, 17, 22])
+        assert np.array_equal(render_images(cfg, np.random.default_rng(3), some, swap_ties=swap), whole.images[some])
