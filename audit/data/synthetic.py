@@ -327,7 +327,6 @@ def generate_dataset(
     except on images whose zoom changed (zoom draws its field of view from the image's
     stream before the slice is drawn).  With strength 0 nothing changes.
     """
-    global _WORKER_PLAN
     plan = _make_plan(cfg, rng, swap_ties)
     n = cfg.n_images
 
@@ -335,20 +334,7 @@ def generate_dataset(
     chunk = max(16, n // (8 * workers))
     chunks = [range(s, min(s + chunk, n)) for s in range(0, n, chunk)]
 
-    def collect(parts) -> list:
-        if show_progress:
-            parts = progress(parts, len(chunks), f"phantoms ({workers} process{'es' if workers > 1 else ''})")
-        return [item for part in parts for item in part]
-
-    _WORKER_PLAN = plan  # forked workers inherit it; nothing large is pickled
-    try:
-        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                results = collect(pool.imap(_work, chunks))
-        else:
-            results = collect(map(_work, chunks))
-    finally:
-        _WORKER_PLAN = None
+    results = _render(plan, chunks, workers, show_progress)
     images = np.stack([r[0] for r in results])[..., None]
     label_maps = np.stack([r[1] for r in results])
     split = split_indices(plan.labels, cfg.test_fraction, cfg.val_fraction, rng)
@@ -384,21 +370,31 @@ def render_images(
 ) -> np.ndarray:
     """Images ``indices`` (K, H, W, 1) of ``generate_dataset(cfg, rng, swap_ties=swap_ties)``, without
     rendering the others (each image has its own seed): the benchmark's swapped test set."""
-    global _WORKER_PLAN
     plan = _make_plan(cfg, rng, swap_ties)
     indices = [int(i) for i in indices]
-    workers = os.cpu_count() or 1
     chunks = [indices[s : s + 16] for s in range(0, len(indices), 16)]
+    results = _render(plan, chunks, os.cpu_count() or 1)
+    return np.stack([r[0] for r in results])[..., None]
+
+
+def _render(plan: _Plan, chunks: list, workers: int, show_progress: bool = False) -> list:
+    """Images of ``plan`` for each chunk of indices, in order: forked worker processes when
+    ``workers`` > 1 (they inherit the plan; nothing large is pickled), else this process."""
+    global _WORKER_PLAN
+
+    def collect(parts) -> list:
+        if show_progress:
+            parts = progress(parts, len(chunks), f"phantoms ({workers} process{'es' if workers > 1 else ''})")
+        return [item for part in parts for item in part]
+
     _WORKER_PLAN = plan
     try:
         if workers > 1 and len(chunks) > 1 and "fork" in multiprocessing.get_all_start_methods():
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                results = [r for part in pool.imap(_work, chunks) for r in part]
-        else:
-            results = [r for part in map(_work, chunks) for r in part]
+                return collect(pool.imap(_work, chunks))
+        return collect(map(_work, chunks))
     finally:
         _WORKER_PLAN = None
-    return np.stack([r[0] for r in results])[..., None]
 
 
 def _apply_post(fn, image: np.ndarray, lab: np.ndarray, rng: np.random.Generator, protected: np.ndarray | None):
