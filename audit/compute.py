@@ -9,11 +9,22 @@ equal the single-device maps.
 
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 
 from audit.config import ComputeConfig
 
-__all__ = ["make_strategy"]
+__all__ = ["make_strategy", "onednn_enabled"]
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process (``audit/__init__.py``)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # a TensorFlow without the probe: its documented default is off
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0") == "1"
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def _split_cpu(n: int) -> None:

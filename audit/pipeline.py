@@ -505,12 +505,16 @@ def stage_keys(cfg: Config) -> dict[str, str]:
     data key by its listing (paths, sizes, modification times), so replacing either under
     the same name invalidates everything computed from it.
     """
+    from audit.compute import onednn_enabled
+
     raw = config_to_dict(cfg)
+    kernels = "onednn" if onednn_enabled() else "eigen"  # results differ in the last bits
     keys: dict[str, str] = {}
     for name, spec in STAGES.items():
         payload = {
             "stage": name,
             "version": audit.__version__,
+            "kernels": kernels,
             "config": {d: _config_value(raw, d) for d in spec.depends},
             "upstream": {u: keys[u] for u in spec.upstream},
         }
@@ -587,13 +591,20 @@ def _git_commit() -> str | None:
 def _compute_info() -> dict:
     import tensorflow as tf
 
+    from audit.compute import onednn_enabled
+
     strategy = tf.distribute.get_strategy()
     if strategy.num_replicas_in_sync > 1:
         devices = list(strategy.extended.worker_devices)
     else:
         devices = [d.name for d in tf.config.list_logical_devices() if d.device_type in ("CPU", "GPU")][:1]
     replicas = int(strategy.num_replicas_in_sync)
-    return {"strategy": type(strategy).__name__, "replicas": replicas, "devices": list(devices)}
+    return {
+        "strategy": type(strategy).__name__,
+        "replicas": replicas,
+        "devices": list(devices),
+        "onednn": onednn_enabled(),
+    }
 
 
 def versions() -> dict[str, str | None]:

@@ -72,7 +72,7 @@ SCHEMA: dict = {
     "verdict": {"label": str, "summary": str, "evidence": dict},
     "timings": dict,
     "stage_status": dict,
-    "compute": {"strategy": str, "replicas": int, "devices": list},
+    "compute": {"strategy": str, "replicas": int, "devices": list, "onednn": bool},
     "versions": {
         "python": str,
         "tensorflow": str,

@@ -78,3 +78,30 @@ def test_auto_without_gpus_is_the_default_strategy():
     import tensorflow as tf
 
     assert make_strategy(ComputeConfig()) is tf.distribute.get_strategy()
+
+
+KERNELS = textwrap.dedent("""
+    import sys
+    from audit.compute import onednn_enabled
+    from audit.config import load_config
+    from audit.pipeline import stage_keys
+
+    print(onednn_enabled(), stage_keys(load_config(sys.argv[1]))["train"])
+""")
+
+
+def test_onednn_is_on_unless_the_user_turns_it_off_and_enters_the_cache_keys():
+    """audit/__init__.py turns TensorFlow's oneDNN kernels on (TF's own default is off on AVX2
+    CPUs); a value set by the user wins, and cached stages computed with the other kernels
+    are not reused (their numbers differ in the last bits)."""
+    seen = {}
+    for setting in (None, "0"):
+        env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+        if setting is not None:
+            env["TF_ENABLE_ONEDNN_OPTS"] = setting
+        out = subprocess.run(
+            [sys.executable, "-c", KERNELS, str(QUICK)], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        seen[setting] = out.stdout.split()
+    assert seen[None][0] == "True" and seen["0"][0] == "False"
+    assert seen[None][1] != seen["0"][1]
