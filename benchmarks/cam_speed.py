@@ -20,6 +20,8 @@ import os
 import time
 from pathlib import Path
 
+import audit  # before TensorFlow: importing it picks TF's CPU kernels (oneDNN)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,6 +41,7 @@ def main() -> None:
     import tensorflow as tf
 
     from audit.cam import METHODS, MULTIPASS_METHODS, CamEngine, compute_cams
+    from audit.compute import onednn_enabled
     from audit.config import load_config
     from audit.pipeline import cached_outputs
 
@@ -104,7 +107,9 @@ def main() -> None:
     by_batch[batch] = times["gradcam"]
 
     ips = {m: n / t for m, t in times.items()}
-    print(f"cores: {os.cpu_count()}; {n} test images {x.shape[1:]}, layer {engine.layer_name}, batch {batch}")
+    kernels = "oneDNN" if onednn_enabled() else "Eigen"
+    print(f"cores: {os.cpu_count()}, {kernels} kernels, TensorFlow {tf.__version__}, audit {audit.__version__}")
+    print(f"{n} test images {x.shape[1:]}, layer {engine.layer_name}, batch {batch}")
     print(f"interleaved rounds (best of 5): model.predict {n / t_predict:.0f} images/s, "
           f"Grad-CAM {ips['gradcam']:.0f} images/s = {ips['gradcam'] * t_predict / n:.2f} x predict, "
           f"seed-style per-image loop {n / t_seed:.1f} images/s; Grad-CAM = {ips['gradcam'] * t_seed / n:.1f} x that "

@@ -29,7 +29,8 @@ def test_estimate_quality_known_answers():
 
 @pytest.fixture(scope="module")
 def phantoms():
-    # The held-out draw of benchmarks/region_quality.py (seed 1; the estimate was tuned on seed 0).
+    # Two draws of benchmarks/region_quality.py that no setting was chosen on (seeds 2 and 3; the
+    # estimate was tuned on seed 0 and checked on seed 1), 600 images pooled.
     from audit.config import DataConfig
     from audit.data.synthetic import generate_dataset
 
@@ -37,23 +38,58 @@ def phantoms():
         n_images=300, image_size=128, contrasts=("t1", "t1c", "t2", "flair"), n_sites=3, site_marker=True,
         artifacts=("marker", "frame", "padding", "zoom", "intensity", "noise", "ghost"),
     )  # fmt: skip
-    ds = generate_dataset(cfg, np.random.default_rng(1))
-    est = np.stack([estimate_regions(img) for img in ds.images])
-    return ds, estimate_quality(est, regions_from_label_maps(ds.label_maps))
+    draws = [generate_dataset(cfg, np.random.default_rng(seed)) for seed in (2, 3)]
+    images = np.concatenate([ds.images for ds in draws])
+    truth = regions_from_label_maps(np.concatenate([ds.label_maps for ds in draws]))
+    meta = {k: np.concatenate([ds.meta[k].to_numpy(bool) for ds in draws]) for k in ("ghost", "zoom")}
+    est = np.stack([estimate_regions(img) for img in images])
+    return meta, estimate_quality(est, truth)
 
 
-def test_estimated_regions_meet_the_head_brain_and_annotation_bounds(phantoms):
+def test_estimated_regions_meet_the_issue_bounds(phantoms):
+    # Issue 9: mean Dice head >= 0.95, brain interior >= 0.85, skull band >= 0.70; annotation
+    # pixel recall >= 0.90 (README, "Real datasets", for the measured values per draw).
     _, q = phantoms
     assert q["head_dice"].mean() >= 0.95
     assert q["brain_dice"].mean() >= 0.85
+    assert q["skull_band_dice"].mean() >= 0.70
     assert q["annotation_recall"] >= 0.90
 
 
-def test_estimated_skull_band_does_not_regress(phantoms):
-    # Issue 9 asks skull band Dice >= 0.70 over all artifacts: measured 0.685 on the benchmark's
-    # 300 phantoms (seed 0, where it was tuned) and 0.657 on these (seed 1), short mainly on
-    # zoomed heads (0.55-0.61).  These floors guard what is reached, not the target.
-    ds, q = phantoms
-    ghost = ds.meta["ghost"].to_numpy(bool)
-    assert q["skull_band_dice"].mean() >= 0.64
-    assert q["skull_band_dice"][ghost].mean() >= 0.60  # the ghost rim is peeled (0.37 before)
+def test_estimated_skull_band_holds_on_ghost_rims_and_zoomed_heads(phantoms):
+    # The two hard cases, guarded so that a change cannot buy the mean with them: a ghost rim is
+    # peeled (0.37 before it was), a zoomed head is found whole (fragments before the threshold
+    # stopped splitting grey from white matter).
+    meta, q = phantoms
+    assert q["skull_band_dice"][meta["ghost"]].mean() >= 0.62
+    assert q["skull_band_dice"][meta["zoom"]].mean() >= 0.60
+
+
+def test_head_threshold_separates_background_when_the_head_fills_the_image():
+    from audit.regions import _head_threshold
+
+    # 5% background (0.05), 50% grey matter (0.45), 45% white matter (0.75): Otsu's threshold
+    # falls between the two tissues (~0.6); the head's must fall between background and tissue.
+    values = np.repeat([0.05, 0.45, 0.75], [50, 500, 450]).astype(np.float32)
+    t = _head_threshold(values)
+    assert 0.05 < t < 0.45
+    assert t == pytest.approx(0.05 + 0.5 * (0.75 - 0.05))  # TISSUE_FRACTION of the way up
+    # With a large background Otsu's threshold is the lower one and is kept.
+    values = np.repeat([0.05, 0.45, 0.75], [600, 200, 200]).astype(np.float32)
+    assert 0.05 < _head_threshold(values) < 0.45
+
+
+def test_head_radius_of_a_head_cut_by_the_image_border():
+    import cv2
+
+    from audit.regions import _head_radius
+
+    none = np.zeros((128, 128), bool)
+    disk = np.zeros((128, 128), np.uint8)
+    cv2.circle(disk, (64, 64), 30, 1, -1)
+    assert _head_radius(disk.astype(bool), none) == pytest.approx(np.sqrt(disk.sum() / np.pi))
+    cut = np.zeros((128, 128), np.uint8)
+    cv2.circle(cut, (64, 110), 40, 1, -1)  # a third of it runs off the bottom edge
+    area_radius = np.sqrt(cut.sum() / np.pi)
+    assert area_radius < 36
+    assert _head_radius(cut.astype(bool), none) == pytest.approx(40, abs=1.0)
