@@ -130,17 +130,38 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     patience: int = 3
+    min_epochs: int = 0
+    """Early stopping does not stop before this epoch (a run may sit on its initial plateau a while)."""
+    min_delta: float = 0.0
+    """Smallest fall of the validation loss that counts as an improvement for early stopping."""
     augment: bool = False
     """Light augmentation: random left-right flip and shifts of up to 5% (seeded)."""
     mixed_precision: bool = False
     """mixed_float16 compute (for GPUs; slower on CPUs)."""
 
 
+_METHOD_NAMES = (
+    "gradcam", "gradcam_pp", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam", "occlusion", "gradient",
+    "smoothgrad",
+)  # fmt: skip
+"""CAM method names, as :data:`audit.cam.ALL_METHODS` (a test keeps the two equal; config imports no TensorFlow)."""
+
+
 @dataclass(frozen=True)
 class CamConfig:
-    method: Literal[
-        "gradcam", "gradcam_pp", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam", "gradient", "smoothgrad"
-    ] = "gradcam"
+    method: Literal["auto", *_METHOD_NAMES] = "auto"  # type: ignore[valid-type]
+    """The lead method: galleries, per-image table, sanity checks, and the attention line's first
+    voice.  auto: chosen from the model's head (:mod:`audit.cam.lead`; HiResCAM for the seed CNN's
+    flatten + dense head, Grad-CAM for global average pooling)."""
+    panel: tuple[Literal[*_METHOD_NAMES], ...] = ("gradcam", "hirescam", "layercam", "gradcam_pp", "occlusion")
+    """Methods whose maps are each scored and voted in the attention evidence line (the lead method
+    is always added); the layer methods share one forward + backward pass."""
+    occlusion_sample: int = 48
+    """Occlusion is computed on this many correctly classified finding images (0: none)."""
+    occlusion_patch: int = 0
+    """Occlusion patch side in pixels (0: 1/8 of the image)."""
+    occlusion_stride: int = 0
+    """Occlusion patch step in pixels (0: half the patch)."""
     layer: str = ""
     """Name of the conv layer to explain; empty means the last 4-D layer."""
     target: Literal["predicted", "true", "index"] = "predicted"
@@ -172,22 +193,26 @@ class ChecksConfig:
 
 @dataclass(frozen=True)
 class VerdictConfig:
+    """Thresholds of the verdict's rules (:mod:`audit.verdict`, where each is used)."""
+
     anatomy_min: float = 0.6
-    """Mean energy fraction on brain + tumor (correct predictions) needed for 'anatomy'."""
-    artifact_max: float = 0.4
-    """At or below this mean energy fraction on brain + tumor the verdict is 'artifact'."""
+    """A method says 'anatomy' with at least this mean energy fraction on brain + tumor (correct finding images)..."""
     off_target_share_max: float = 0.25
-    """'anatomy' also needs at most this share of correct images with >50% energy off the brain."""
+    """... and at most this share of those images with more than half their energy off the brain."""
+    artifact_max: float = 0.4
+    """A method says 'artifact' at or below this mean energy fraction on brain + tumor..."""
     off_target_share_artifact: float = 0.5
-    """Above this share of correct images with >50% energy off the brain, attention counts as
-    off-target too (with the counterfactual check unconvinced; :mod:`audit.verdict`, rule 1)."""
-    counterfactual_check: str = "artifact_reliance"
-    """The check whose result weighs against the maps: when it ran and passed (the model keeps its
-    decisions without non-anatomical pixels and loses them without the brain), off-target
-    attention alone gives 'mixed', not 'artifact'; "" to judge by the maps alone."""
+    """... or with more than this share of images with more than half their energy off the brain."""
+    uninformative_share: float = 0.5
+    """A method whose maps are empty or weak on more than this share of the images is 'uninformative'."""
+    pointing_min: float = 0.5
+    """Localisation supports anatomy when the pointing game's 95% CI starts at this or above (and the
+    map's AUPRC beats the mean tumor mask's)."""
+    min_tumor_images: int = 10
+    """Fewer tumor images than this: no localisation evidence."""
     min_balanced_accuracy: float = 0.6
     """Below this test balanced accuracy the model is near chance: its maps show no reliance on
-    anything, and the verdict is 'mixed' whatever the maps look like."""
+    anything, and the verdict is 'mixed' whatever the evidence looks like."""
 
 
 @dataclass(frozen=True)

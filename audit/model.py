@@ -1,8 +1,12 @@
 """Classifier architectures, reproducible training, evaluation and the logits view.
 
 Input convention: models take ``(N, H, W, C)`` float32 images already scaled to
-[0, 1] by the data stage (the seed's ``rescale=1/255``); no normalisation layer
-is part of the model.
+[0, 1] by the data stage (the seed's ``rescale=1/255``).  Our architectures start with
+a ``standardize`` layer (``keras.layers.Normalization`` over all pixels, adapted to the
+training images' mean and variance by :func:`train_model`): on [0, 1] inputs that are mostly
+black background the seed CNN's training loss could sit at ln 2 for many epochs, and whether
+and when it escaped depended on the seed and the CPU's summation order (README, "The model").
+The layers after it are the seed's.
 """
 
 from __future__ import annotations
@@ -35,9 +39,16 @@ __all__ = [
 ]
 
 
+def _standardize(x):
+    """Zero mean, unit variance over all pixels, with the training set's statistics (adapted in :func:`train_model`)."""
+    return keras.layers.Normalization(axis=None, name="standardize")(x)
+
+
 def _seed_cnn(input_shape: tuple[int, int, int], n_classes: int, width: int, dense_units: int) -> keras.Model:
-    """The seed's CNN: Conv 32/64/128 (3x3, ReLU) each + 2x2 max-pool, Flatten, Dense 128, Dropout 0.5, softmax."""
-    x = inputs = keras.Input(input_shape, name="image")
+    """The seed's CNN: Conv 32/64/128 (3x3, ReLU) each + 2x2 max-pool, Flatten, Dense 128, Dropout 0.5, softmax
+    (after the input standardisation)."""
+    inputs = keras.Input(input_shape, name="image")
+    x = _standardize(inputs)
     for i, filters in enumerate((width, 2 * width, 4 * width)):
         x = keras.layers.Conv2D(filters, 3, activation="relu", name=f"conv{i + 1}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
@@ -51,7 +62,8 @@ def _seed_cnn(input_shape: tuple[int, int, int], n_classes: int, width: int, den
 
 def _gap_cnn(input_shape: tuple[int, int, int], n_classes: int, width: int, dense_units: int) -> keras.Model:
     """Lighter CNN: three conv-BN-ReLU blocks with max-pooling, then global average pooling."""
-    x = inputs = keras.Input(input_shape, name="image")
+    inputs = keras.Input(input_shape, name="image")
+    x = _standardize(inputs)
     for i, filters in enumerate((width, 2 * width, 4 * width)):
         x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
         x = keras.layers.BatchNormalization(name=f"bn{i + 1}")(x)
@@ -95,13 +107,20 @@ def train_model(
     patience: int,
     seed: int,
     augment: bool = False,
+    min_epochs: int = 0,
+    min_delta: float = 0.0,
 ) -> TrainResult:
-    """Adam + sparse cross-entropy, balanced class weights, early stopping on val loss (best weights restored).
+    """Adam + sparse cross-entropy, balanced class weights, early stopping on val loss (best weights restored):
+    training stops after ``patience`` epochs without an improvement of at least ``min_delta``, but not
+    before epoch ``min_epochs``.  A ``standardize`` layer, if the model has one, is first adapted to ``x_train``.
 
     Determinism comes from ``keras.utils.set_random_seed`` and TF op determinism,
     both set once at the start of a run (:func:`audit.pipeline.run_pipeline`).
     """
     n_classes = int(model.output_shape[-1])
+    standardize = next((layer for layer in model.layers if layer.name == "standardize"), None)
+    if isinstance(standardize, keras.layers.Normalization):
+        standardize.adapt(x_train)
     counts = np.bincount(y_train, minlength=n_classes).astype(float)
     class_weight = {k: float(len(y_train) / (n_classes * c)) for k, c in enumerate(counts) if c > 0}
     train_ds = (
@@ -122,7 +141,10 @@ def train_model(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, min_delta=min_delta, start_from_epoch=min_epochs,
+        restore_best_weights=True,
+    )  # fmt: skip
     fit = model.fit(
         train_ds,
         validation_data=val_ds,

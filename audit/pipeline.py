@@ -109,7 +109,7 @@ def _fit(cfg: Config, ds: Dataset, y_train: np.ndarray, y_val: np.ndarray, seed:
     return train_model(
         model, np.asarray(ds.images[tr]), y_train, np.asarray(ds.images[va]), y_val, epochs=cfg.train.epochs,
         batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate, patience=cfg.train.patience,
-        seed=seed, augment=cfg.train.augment,
+        seed=seed, augment=cfg.train.augment, min_epochs=cfg.train.min_epochs, min_delta=cfg.train.min_delta,
     )  # fmt: skip
 
 
@@ -149,25 +149,28 @@ def stage_predict(cfg: Config, ds: Dataset, trained: Trained) -> Predictions:
     return Predictions(proba, classification_metrics(ds.labels[te], proba, ds.class_names))
 
 
+def _cam_targets(cfg: Config, ds: Dataset, rows: np.ndarray) -> np.ndarray | None:
+    """Explained class per test row (None: the predicted class), by ``cam.target``."""
+    if cfg.cam.target == "index" and not 0 <= cfg.cam.target_index < len(ds.class_names):
+        raise ValueError(f"cam.target_index {cfg.cam.target_index} is not a class index (0..{len(ds.class_names) - 1})")
+    te = ds.indices("test")[rows]
+    return {"predicted": None, "true": ds.labels[te], "index": np.full(len(te), cfg.cam.target_index)}[cfg.cam.target]
+
+
 def stage_cam(cfg: Config, ds: Dataset, trained: Trained, workdir: Path | None = None):
-    """CAMs of every test image, at the explained layer's resolution.
+    """Maps of the lead method (``cam.method``; ``auto``: chosen from the model's head,
+    :mod:`audit.cam.lead`) for every test image, at the explained layer's resolution.
 
     Test images are streamed batch by batch from the (memory-mapped) dataset, and with a
     ``workdir`` the maps are written straight into ``workdir/maps.npy``: memory grows with
     ``cam.batch_size``, not with the test set.
     """
-    from audit.cam import compute_cams
+    from audit.cam import CamEngine, cam_options, compute_cams, resolve_method
     from audit.cam.geometry import stretch_grid
     from audit.model import adapt_channels
 
     te = ds.indices("test")
-    if cfg.cam.target == "index" and not 0 <= cfg.cam.target_index < len(ds.class_names):
-        raise ValueError(f"cam.target_index {cfg.cam.target_index} is not a class index (0..{len(ds.class_names) - 1})")
-    targets = {
-        "predicted": None,
-        "true": ds.labels[te],
-        "index": np.full(len(te), cfg.cam.target_index),
-    }[cfg.cam.target]
+    targets = _cam_targets(cfg, ds, np.arange(len(te)))
     adapt_channels(ds.images[te[:1]], trained.model)  # a clear error before any work
     images = Rows(ds.images, te, lambda x: adapt_channels(x, trained.model))
     out = None
@@ -176,14 +179,87 @@ def stage_cam(cfg: Config, ds: Dataset, trained: Trained, workdir: Path | None =
         def out(shape):
             return np.lib.format.open_memmap(workdir / "maps.npy", mode="w+", dtype=np.float32, shape=shape)
 
+    engine = CamEngine(trained.model, cfg.cam.layer)
+    method, reason = resolve_method(cfg.cam.method, engine)
     result = compute_cams(
-        trained.model, images, cfg.cam.method, cfg.cam.layer, targets, cfg.cam.batch_size,
-        smoothgrad_samples=cfg.cam.smoothgrad_samples, smoothgrad_sigma=cfg.cam.smoothgrad_sigma,
-        seed=cfg.experiment.seed, scorecam_channels=cfg.cam.scorecam_channels, out=out,
+        trained.model, images, method, cfg.cam.layer, targets, cfg.cam.batch_size, engine=engine,
+        out=out, **cam_options(cfg.cam, cfg.experiment.seed),
     )  # fmt: skip
+    result.reason = reason
     if cfg.cam.upsample == "stretch":
         result.grid = stretch_grid(result.maps.shape[1:], ds.images.shape[1:3])
     return result
+
+
+@dataclass
+class Panel:
+    """The attention evidence of several CAM methods (``cam.panel`` plus the lead method).
+
+    results : method -> CamResult for the test rows ``rows[method]`` (all rows, or occlusion's sample);
+    summaries : method -> :func:`audit.scores.summarize_findings` of its maps (the lead's is the
+    scores stage's ``attention["findings"]``, the same numbers).
+    """
+
+    lead: str
+    results: dict
+    rows: dict[str, np.ndarray]
+    summaries: dict[str, dict]
+
+
+def _finding_rows(ds: Dataset, preds: Predictions) -> np.ndarray:
+    from audit.scores import NEGATIVE_CLASSES
+
+    y = ds.labels[ds.indices("test")]
+    negative = [k for k, name in enumerate(ds.class_names) if name.lower() in NEGATIVE_CLASSES]
+    return np.flatnonzero((preds.proba.argmax(axis=1) == y) & ~np.isin(y, negative))
+
+
+def stage_panel(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions, cams, regions, scores) -> Panel:
+    """Maps of every panel method, scored like the lead's; occlusion on a sample of correctly
+    classified finding images (``cam.occlusion_sample``), the other methods on every test image."""
+    from audit.cam import CamEngine, cam_options, compute_panel
+    from audit.cam.geometry import stretch_grid
+    from audit.model import adapt_channels
+    from audit.scores import score_images, summarize_findings, weak_maps
+
+    te = ds.indices("test")
+    methods = [m for m in dict.fromkeys(cfg.cam.panel) if m != cams.method]
+    results, rows, summaries = {cams.method: cams}, {cams.method: np.arange(len(te))}, {}
+    summaries[cams.method] = scores.attention["findings"]
+    sampled = [m for m in methods if m == "occlusion"]
+    plain = [m for m in methods if m != "occlusion"]
+    engine = CamEngine(trained.model, cfg.cam.layer)
+    options = cam_options(cfg.cam, cfg.experiment.seed)
+    groups = [(plain, np.arange(len(te)))]
+    if sampled and cfg.cam.occlusion_sample > 0:
+        found = _finding_rows(ds, preds)
+        pool = found if len(found) else np.arange(len(te))
+        rng = np.random.default_rng([cfg.experiment.seed, 4])
+        groups.append(
+            (sampled, np.sort(rng.choice(pool, size=min(cfg.cam.occlusion_sample, len(pool)), replace=False)))
+        )
+    prior = _tumor_prior(ds)
+    base = scores.per_image[["label", "correct"]]
+    for group, idx in groups:
+        if not group:
+            continue
+        images = Rows(ds.images, te[idx], lambda x: adapt_channels(x, trained.model))
+        targets = _cam_targets(cfg, ds, idx)
+        for m, result in compute_panel(
+            trained.model, images, group, cfg.cam.layer, targets, cfg.cam.batch_size, engine, **options
+        ).items():
+            if cfg.cam.upsample == "stretch" and result.layer != "input":
+                result.grid = stretch_grid(result.maps.shape[1:], ds.images.shape[1:3])
+            table = pd.concat(
+                [base.iloc[idx].reset_index(drop=True),
+                 score_images(result.maps, regions[idx], cfg.regions.tolerance_px, result.grid, prior)], axis=1,
+            )  # fmt: skip
+            table["weak_map"] = weak_maps(result.maps, cfg.scores.weak_map_ratio)
+            rng = np.random.default_rng([cfg.experiment.seed, 2, 0])
+            results[m], rows[m] = result, idx
+            summaries[m] = summarize_findings(table, ds.class_names, rng, cfg.scores.bootstrap)
+    order = list(dict.fromkeys([cams.method, *methods]))
+    return Panel(cams.method, {m: results[m] for m in order if m in results}, rows, summaries)
 
 
 def stage_regions(cfg: Config, ds: Dataset) -> np.ndarray:
@@ -244,7 +320,8 @@ def stage_scores(cfg: Config, ds: Dataset, preds: Predictions, cams, regions: np
     table = pd.concat([table, scores], axis=1)
     table["weak_map"] = weak_maps(cams.maps, cfg.scores.weak_map_ratio)
     rng = np.random.default_rng([cfg.experiment.seed, 2])
-    attention = summarize_attention(table, ds.class_names, rng, cfg.scores.bootstrap)
+    findings_rng = np.random.default_rng([cfg.experiment.seed, 2, 0])  # as stage_panel's, for every method
+    attention = summarize_attention(table, ds.class_names, rng, cfg.scores.bootstrap, findings_rng)
     attention["method"] = cams.method
     attention["layer"] = cams.layer
     return Scores(table, attention)
@@ -335,26 +412,43 @@ def _load_predict(folder: Path) -> Predictions:
     return Predictions(np.load(folder / "proba.npy"), json.loads((folder / "metrics.json").read_text()))
 
 
-def _save_cam(c, folder: Path) -> None:
-    if isinstance(c.maps, np.memmap) and Path(c.maps.filename) == (folder / "maps.npy").resolve():
+def _save_cam(c, folder: Path, prefix: str = "") -> None:
+    if isinstance(c.maps, np.memmap) and Path(c.maps.filename) == (folder / f"{prefix}maps.npy").resolve():
         c.maps.flush()  # streamed there by stage_cam
     else:
-        np.save(folder / "maps.npy", c.maps)
-    np.savez(folder / "cams.npz", targets=c.targets, empty=c.empty)
-    info = {"method": c.method, "layer": c.layer, "seconds": c.seconds, "grid": c.grid.as_dict()}
-    (folder / "cams.json").write_text(json.dumps(info))
+        np.save(folder / f"{prefix}maps.npy", c.maps)
+    np.savez(folder / f"{prefix}cams.npz", targets=c.targets, empty=c.empty)
+    info = {"method": c.method, "layer": c.layer, "seconds": c.seconds, "grid": c.grid.as_dict(), "reason": c.reason}
+    (folder / f"{prefix}cams.json").write_text(json.dumps(info))
 
 
-def _load_cam(folder: Path):
+def _load_cam(folder: Path, prefix: str = ""):
     from audit.cam import CamResult
     from audit.cam.geometry import Grid
 
-    info = json.loads((folder / "cams.json").read_text())
-    maps = np.load(folder / "maps.npy", mmap_mode="r")
-    with np.load(folder / "cams.npz") as z:
+    info = json.loads((folder / f"{prefix}cams.json").read_text())
+    maps = np.load(folder / f"{prefix}maps.npy", mmap_mode="r")
+    with np.load(folder / f"{prefix}cams.npz") as z:
         return CamResult(
-            maps, z["targets"], z["empty"], info["method"], info["layer"], info["seconds"], Grid(**info["grid"])
-        )
+            maps, z["targets"], z["empty"], info["method"], info["layer"], info["seconds"], Grid(**info["grid"]),
+            info["reason"],
+        )  # fmt: skip
+
+
+def _save_panel(p: Panel, folder: Path) -> None:
+    for m, result in p.results.items():
+        _save_cam(result, folder, f"{m}-")
+        np.save(folder / f"{m}-rows.npy", p.rows[m])
+    (folder / "panel.json").write_text(
+        json.dumps({"lead": p.lead, "methods": list(p.results), "summaries": p.summaries})
+    )
+
+
+def _load_panel(folder: Path) -> Panel:
+    info = json.loads((folder / "panel.json").read_text())
+    results = {m: _load_cam(folder, f"{m}-") for m in info["methods"]}
+    rows = {m: np.load(folder / f"{m}-rows.npy") for m in info["methods"]}
+    return Panel(info["lead"], results, rows, info["summaries"])
 
 
 def _save_regions(r: np.ndarray, folder: Path) -> None:
@@ -395,7 +489,7 @@ def _save_checks(results: list, folder: Path) -> None:
                 "headline": r.headline,
                 "metrics": r.metrics,
                 "details": r.details,
-                "weighs_on_verdict": r.weighs_on_verdict,
+                "evidence": r.evidence,
                 "seconds": r.seconds,
                 "tables": tables,
                 "figures": figures,
@@ -456,6 +550,14 @@ STAGES: dict[str, StageSpec] = {
             stage_scores,
             _save_scores,
             _load_scores,
+        ),
+        StageSpec(
+            "panel",
+            ("experiment.seed", "cam", "regions", "scores"),
+            ("data", "train", "predict", "cam", "regions", "scores"),
+            stage_panel,
+            _save_panel,
+            _load_panel,
         ),
         StageSpec(
             "checks",
@@ -666,6 +768,17 @@ def build_results(
         },
         "cam": {
             "method": cams.method,
+            "method_reason": cams.reason,
+            "panel": {
+                m: {
+                    "n_images": int(len(r.maps)),
+                    "map_shape": list(r.maps.shape[1:]),
+                    "layer": r.layer,
+                    "seconds": float(r.seconds),
+                    "n_empty_maps": int(r.empty.sum()),
+                }
+                for m, r in outputs["panel"].results.items()
+            },  # fmt: skip
             "layer": cams.layer,
             "target": cfg.cam.target,
             "n_images": int(len(cams.maps)),
@@ -675,9 +788,16 @@ def build_results(
             "seconds": float(cams.seconds),
             "images_per_second": float(cams.images_per_second),
         },
-        "attention": outputs["scores"].attention,
+        "attention": {**outputs["scores"].attention, "panel": outputs["panel"].summaries},
         "checks": [
-            {"name": c.name, "status": c.status, "headline": c.headline, "metrics": c.metrics, "seconds": c.seconds}
+            {
+                "name": c.name,
+                "status": c.status,
+                "evidence": c.evidence,
+                "headline": c.headline,
+                "metrics": c.metrics,
+                "seconds": c.seconds,
+            }
             for c in outputs["checks"]
         ],
         "verdict": verdict,
@@ -770,13 +890,17 @@ def _run_stages(cfg: Config, out: Path, cache: Path, needed: list[str], keys: di
 
     t0 = time.perf_counter()
     checks = outputs["checks"]
-    check_dicts = [{"name": c.name, "status": c.status, "weighs_on_verdict": c.weighs_on_verdict} for c in checks]
+    check_dicts = [{"name": c.name, "status": c.status, "evidence": c.evidence, "headline": c.headline} for c in checks]
+    panel, cams = outputs["panel"], outputs["cam"]
     verdict = decide_verdict(
-        outputs["scores"].attention,
+        panel.summaries,
         check_dicts,
         cfg.verdict,
-        TITLES[cfg.cam.method],
-        outputs["predict"].metrics["balanced_accuracy"],
+        lead=cams.method,
+        lead_reason=cams.reason,
+        titles=TITLES,
+        balanced_accuracy=outputs["predict"].metrics["balanced_accuracy"],
+        duplicates=list(outputs["data"].duplicates),
     )
     results = build_results(cfg, outputs, verdict, timings, status, compute_seconds)
     problems = validate_results(json.loads(json.dumps(results, default=_json_default)))

@@ -51,6 +51,8 @@ SCHEMA: dict = {
     },
     "cam": {
         "method": str,
+        "method_reason": str,
+        "panel": dict,
         "layer": str,
         "target": str,
         "n_images": int,
@@ -67,9 +69,23 @@ SCHEMA: dict = {
         "by_class": dict,
         "by_correct": {"correct": _summary, "incorrect": _summary},
         "findings": {"classes": list, **_summary},
+        "panel": dict,
     },
     "checks": list,
-    "verdict": {"label": str, "summary": str, "evidence": dict},
+    "verdict": {
+        "label": str,
+        "strength": str,
+        "rule": int,
+        "summary": str,
+        "evidence": {
+            "model_behaviour": {"status": str, "checks": list},
+            "attention": {"label": str, "lead": str, "lead_reason": str, "methods": dict},
+            "localisation": {"status": str},
+            "dataset": {"status": str, "checks": list, "leaks": int},
+            "explanation_trust": {"status": str, "checks": list},
+            "balanced_accuracy": (int, float, type(None)),
+        },
+    },
     "timings": dict,
     "stage_status": dict,
     "compute": {"strategy": str, "replicas": int, "devices": list, "onednn": bool},
@@ -83,7 +99,7 @@ SCHEMA: dict = {
     },
 }
 
-_CHECK_KEYS = {"name": str, "status": str, "headline": str, "metrics": dict}
+_CHECK_KEYS = {"name": str, "status": str, "evidence": str, "headline": str, "metrics": dict}
 
 
 def _check(value, schema, path: str, problems: list[str]) -> None:

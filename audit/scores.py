@@ -39,6 +39,7 @@ __all__ = [
     "score_images",
     "tumor_scores",
     "summarize_attention",
+    "summarize_findings",
     "tolerance_zone",
     "upsample_map",
     "weak_maps",
@@ -332,8 +333,26 @@ def _tumor_summary(scored: pd.DataFrame, ci: Callable) -> dict:
     return out
 
 
-def summarize_attention(
+def summarize_findings(
     per_image: pd.DataFrame, class_names: tuple[str, ...], rng: np.random.Generator, n_boot: int = 1000
+) -> dict:
+    """The summary over correctly classified images of the finding classes (every class but a
+    negative one, :data:`NEGATIVE_CLASSES`): the evidence the verdict rests on.  ``per_image``
+    as for :func:`summarize_attention`; adds ``classes`` (the finding classes' names)."""
+    negative = [k for k, name in enumerate(class_names) if name.lower() in NEGATIVE_CLASSES]
+    findings = per_image[per_image["correct"] & ~per_image["label"].isin(negative)]
+    return {
+        "classes": [name for k, name in enumerate(class_names) if k not in negative],
+        **_summary(findings, rng, n_boot),
+    }
+
+
+def summarize_attention(
+    per_image: pd.DataFrame,
+    class_names: tuple[str, ...],
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+    findings_rng: np.random.Generator | None = None,
 ) -> dict:
     """Aggregates overall, per true class and per correct/incorrect prediction.
 
@@ -342,16 +361,11 @@ def summarize_attention(
     Each summary gives, with bootstrap 95 % CIs, the mean energy fraction per region,
     ``on_anatomy`` (energy on brain + tumor) and ``off_target_majority_share`` (share of
     images with more than half their energy in :data:`OFF_TARGET` regions).  ``findings`` is
-    the summary over correctly classified images of the finding classes (every class but a
-    negative one, :data:`NEGATIVE_CLASSES`): the evidence the verdict rests on.
+    :func:`summarize_findings`, bootstrapped with ``findings_rng`` when given (so that another
+    method's findings summary drawn with the same seed is comparable number for number).
     """
     out = {"regions": list(REGIONS), "overall": _summary(per_image, rng, n_boot), "by_class": {}, "by_correct": {}}
-    negative = [k for k, name in enumerate(class_names) if name.lower() in NEGATIVE_CLASSES]
-    findings = per_image[per_image["correct"] & ~per_image["label"].isin(negative)]
-    out["findings"] = {
-        "classes": [name for k, name in enumerate(class_names) if k not in negative],
-        **_summary(findings, rng, n_boot),
-    }
+    out["findings"] = summarize_findings(per_image, class_names, findings_rng or rng, n_boot)
     for k, name in enumerate(class_names):
         out["by_class"][name] = _summary(per_image[per_image["label"] == k], rng, n_boot)
     for flag, name in ((True, "correct"), (False, "incorrect")):

@@ -10,7 +10,8 @@ machine; the ratios use each one's best round, and the spread of per-round ratio
 printed too. The seed loop runs on the first 40 test images per round and is scaled to the
 test set (its cost per image does not grow over 600 images: measured). Then every other CAM
 method (best of three; Score-CAM and SmoothGrad, many passes per image, timed once on 64
-images) and Grad-CAM at batch sizes 32 to 256.
+images), the panel's layer methods from one shared pass against one Grad-CAM pass (issue 17 target:
+at most 1.3 x), and Grad-CAM at batch sizes 32 to 256.
 Run: ``.venv/bin/python benchmarks/cam_speed.py``.
 """
 
@@ -40,7 +41,7 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from audit.cam import METHODS, MULTIPASS_METHODS, CamEngine, compute_cams
+    from audit.cam import METHODS, MULTIPASS_METHODS, CamEngine, compute_cams, compute_panel
     from audit.compute import onednn_enabled
     from audit.config import load_config
     from audit.pipeline import cached_outputs
@@ -103,6 +104,15 @@ def main() -> None:
         compute_cams(model, x[:64], m, engine=engine, show_progress=False)
         times[m] = (time.perf_counter() - t0) * n / 64
         methods.append(m)
+    layer_panel = [m for m in cfg.cam.panel if m in METHODS]
+    panel_rounds = []
+    for _ in range(5):  # interleaved with Grad-CAM alone, as above
+        t0 = time.perf_counter()
+        gradcam()
+        t1 = time.perf_counter()
+        compute_panel(model, x, layer_panel, engine=engine, batch_size=batch, show_progress=False)
+        panel_rounds.append((time.perf_counter() - t1, t1 - t0))
+    panel_ratio = min(p for p, _ in panel_rounds) / min(g for _, g in panel_rounds)
     by_batch = {b: best_of(lambda b=b: gradcam(b)) for b in (32, 64, 128, 256) if b != batch}
     by_batch[batch] = times["gradcam"]
 
@@ -116,6 +126,11 @@ def main() -> None:
           f"(per round {min(per_round):.1f}-{max(per_round):.1f} x)")  # fmt: skip
     for m in methods:
         print(f"{m}: {ips[m]:.0f} images/s = {ips[m] * t_predict / n:.2f} x predict")
+    spread = [p / g for p, g in panel_rounds]
+    print(
+        f"panel {'+'.join(layer_panel)} from one pass: {panel_ratio:.2f} x one Grad-CAM pass "
+        f"(best of 5 interleaved rounds; per round {min(spread):.2f}-{max(spread):.2f} x; target <= 1.3)"
+    )
     for b in sorted(by_batch):
         print(f"Grad-CAM at batch {b}: {n / by_batch[b]:.0f} images/s = {t_predict / by_batch[b]:.2f} x predict, "
               f"{t_seed / by_batch[b]:.1f} x the seed loop")  # fmt: skip

@@ -89,6 +89,21 @@ def test_detection_table_and_correlations_on_known_rows():
     assert rho.rho_off_anatomy == pytest.approx(1.0) and rho.rho_artifact_energy == pytest.approx(1.0)
 
 
+def test_only_cells_whose_model_learnt_count_and_p0_anatomy_share():
+    rows = pd.DataFrame({
+        "method": ["hirescam"] * 5,
+        "p": [0.0, 0.0, 0.0, 1.0, 1.0],
+        "learnt": [True, True, False, True, False],
+        "reliant": [False, False, False, True, True],
+        "strong": [False, False, False, True, True],
+        "verdict": ["anatomy", "mixed", "mixed", "artifact", "mixed"],
+    })  # fmt: skip
+    table = detection_table(rows).set_index("signal")
+    art = table.loc["verdict is artifact"]
+    assert (art.n_reliant, art.n_not_reliant, art.sensitivity) == (1, 2, 1.0)  # the untrained cells left out
+    assert (art.anatomy_at_p0, art.n_p0) == (0.5, 2)
+
+
 def test_cell_config_plants_one_shortcut():
     cfg = load_config(ROOT / "experiments" / "benchmark.toml")
     marker = cell_config(cfg, "marker", 0.9, "gradcam_pp")
@@ -111,7 +126,7 @@ def test_cell_config_plants_one_shortcut():
         ({"data": DataConfig(source="folder", path="x")}, "data.source must be 'synthetic'"),
         ({"benchmark": BenchmarkConfig(artifacts=("sticker",))}, "unknown ['sticker']"),
         ({"benchmark": BenchmarkConfig(artifacts=("marker",), strengths=(0.0, 1.5))}, "strengths"),
-        ({"benchmark": BenchmarkConfig(artifacts=("marker",), methods=("gradcam", "occlusion"))}, "occlusion"),
+        ({"benchmark": BenchmarkConfig(artifacts=("marker",), methods=("gradcam", "sticker_cam"))}, "sticker_cam"),
         ({"benchmark": BenchmarkConfig(artifacts=("marker",), bootstrap=10)}, "bootstrap"),
     ],
 )
@@ -139,18 +154,21 @@ def test_quick_benchmark_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((out / "benchmark.json").read_text())
     cells = pd.DataFrame(report["cells"])
-    assert len(cells) == 4 * 2 and set(cells["method"]) == {"gradcam", "gradient"}
+    assert len(cells) == 4 * 2 and set(cells["method"]) == {"hirescam", "gradcam"}
+    # Every cell's model learnt its task, so the run tests detection, not only the plumbing.
+    assert cells["learnt"].all() and report["summary"]["untrained_cells"] == []
     p0 = cells[cells["p"] == 0]
     assert (p0["drop"] == 0).all() and (p0["n_changed"] == 0).all() and not p0["reliant"].any()
-    # sites tied at p = 1 are a shortcut the tiny model takes: measured, and flagged
-    site1 = cells[(cells["artifact"] == "site") & (cells["p"] == 1)]
-    assert site1["strong"].all() and (site1["verdict"] == "artifact").all()
+    # the marker and the sites tied at p = 1 are shortcuts the model takes: measured, and flagged
+    p1 = cells[cells["p"] == 1]
+    assert p1["strong"].all() and (p1["verdict"] == "artifact").all()
     assert report["summary"]["artifact_verdicts_at_p0"] == 0
+    assert report["summary"]["anatomy_at_p0"]["hirescam"] == 1.0
     assert len(pd.read_csv(out / "benchmark_cells.csv")) == 8
-    assert set(pd.read_csv(out / "benchmark_detection.csv")["method"]) == {"gradcam", "gradient"}
+    assert set(pd.read_csv(out / "benchmark_detection.csv")["method"]) == {"hirescam", "gradcam"}
     html = (out / "benchmark.html").read_text()
-    assert "Detection" in html and "cells/site-p1/gradcam/report.html" in html and "data:image/png;base64," in html
-    assert (out / "cells" / "site-p1" / "gradient" / "report.html").is_file()
+    assert "Detection" in html and "cells/site-p1/hirescam/report.html" in html and "data:image/png;base64," in html
+    assert (out / "cells" / "site-p1" / "gradcam" / "report.html").is_file()
 
     # Resumable: a second run recomputes nothing (no new cache entries, same numbers).
     entries = sorted(p.name for p in out.glob("cells/*/cache/*"))

@@ -64,7 +64,7 @@ def test_marker_reading_model_fails_artifact_reliance():
     assert result.metrics["accuracy"] == 1.0
     assert result.metrics["flip_rate_non_anatomy_removed"] == 0.5  # every marked image loses its marker
     assert result.metrics["balanced_accuracy_brain_blanked"] == 1.0  # the marker survives brain blanking
-    assert result.weighs_on_verdict
+    assert result.evidence == "model_behaviour"
 
 
 def test_model_blind_to_the_marker_passes_artifact_reliance():
@@ -110,6 +110,53 @@ def test_shortcut_probe_passes_when_labels_are_unrelated_to_acquisition():
     regions[regions == ART] = BG
     result = run_check(available_checks()["shortcut_probe"], context(marker_model(), images, labels, regions))
     assert result.status == "pass", result.headline
+
+
+def test_a_bright_lesion_inside_the_brain_is_no_shortcut():
+    # The only difference between the classes is a bright lesion inside the brain: whole-image
+    # histogram moments separate the classes (the lesion changes them), the probe's features must not.
+    from scipy.stats import kurtosis, skew
+    from sklearn.metrics import roc_auc_score
+
+    images, labels, regions = phantom(120, seed=4)
+    images[:, :4, :4] = 0
+    regions[regions == ART] = BG
+    rng = np.random.default_rng(5)
+    rr, cc = np.mgrid[:32, :32]
+    for i in np.flatnonzero(labels == 1):
+        r, c = rng.integers(12, 20, size=2)
+        lesion = np.hypot(rr - r, cc - c) < rng.uniform(2.5, 4)
+        images[i, lesion, 0] = 1.0
+        regions[i][lesion] = TUMOR
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.preprocessing import scale
+
+    whole = scale([[g.mean(), g.std(), skew(g), kurtosis(g)] for g in images.reshape(len(images), -1)])
+    old = cross_val_predict(LogisticRegression(), whole, labels, cv=5, method="predict_proba")[:, 1]
+    assert roc_auc_score(labels, old) > 0.9  # the 0.5 probe's whole-image moments read the lesion
+    result = run_check(available_checks()["shortcut_probe"], context(marker_model(), images, labels, regions))
+    assert result.metrics["auc"] < 0.7 and result.status == "pass", result.headline
+    assert result.evidence == "dataset"
+
+
+def test_the_probe_catches_noise_and_intensity_outside_the_brain():
+    images, labels, regions = phantom(80, seed=6)
+    images[:, :4, :4] = 0
+    regions[regions == ART] = BG
+    rng = np.random.default_rng(7)
+    noisy = images.copy()
+    noisy[labels == 1] += rng.normal(0, 0.05, noisy[labels == 1].shape).astype(np.float32)
+    result = run_check(
+        available_checks()["shortcut_probe"], context(marker_model(), np.clip(noisy, 0, 1), labels, regions)
+    )
+    assert result.status == "fail", result.headline
+    bright = images.copy()
+    bright[labels == 1] *= 1.3  # another scanner's windowing: the skull band shows it
+    result = run_check(
+        available_checks()["shortcut_probe"], context(marker_model(), np.clip(bright, 0, 1), labels, regions)
+    )
+    assert result.status == "fail", result.headline
 
 
 def test_reinitialize_draws_from_the_layers_own_initializer():

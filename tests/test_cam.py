@@ -231,3 +231,100 @@ def test_scorecam_weights_follow_the_masked_scores():
     maps, _ = scorecam_batch(Fake(), np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1), np.array([0]), 0)
     w = np.exp([0.1, 0.9]) / np.exp([0.1, 0.9]).sum()  # softmax of the target scores per channel
     assert maps[0, 0, 0] == pytest.approx(w[0] * 1.0) and maps[0, 1, 1] == pytest.approx(w[1] * 2.0)
+
+
+def _seed_like(seed=0):
+    from audit.model import build_model
+
+    keras.utils.set_random_seed(seed)
+    return build_model("seed_cnn", (32, 32, 1), 2, width=4, dense_units=8)
+
+
+def test_the_panel_equals_the_single_method_engine():
+    from audit.cam import compute_panel
+
+    model = _seed_like(3)
+    x = np.random.default_rng(3).random((9, 32, 32, 1)).astype(np.float32)
+    methods = ["gradcam", "hirescam", "layercam", "gradcam_pp", "occlusion", "gradient"]
+    panel = compute_panel(model, x, methods, batch_size=4, show_progress=False)
+    assert list(panel) == methods
+    for m in methods:
+        alone = compute_cams(model, x, m, batch_size=4, show_progress=False)
+        np.testing.assert_allclose(panel[m].maps, alone.maps, rtol=1e-5, atol=1e-7, err_msg=m)
+        assert panel[m].targets.tolist() == alone.targets.tolist()
+        assert panel[m].empty.tolist() == alone.empty.tolist()
+        assert panel[m].grid == alone.grid and panel[m].method == m
+
+
+def _region_model(size=12, region=(slice(2, 6), slice(3, 9))):
+    """logit_0 = sum of the pixels in ``region``, logit_1 = 0: an identity 1x1 conv, then a dense head."""
+    x = inp = keras.Input((size, size, 1))
+    x = keras.layers.Conv2D(1, 1, use_bias=False, name="identity")(x)
+    x = keras.layers.Flatten()(x)
+    out = keras.layers.Dense(2, activation="softmax", name="head")(x)
+    model = keras.Model(inp, out)
+    model.get_layer("identity").kernel.assign(np.ones((1, 1, 1, 1), np.float32))
+    w = np.zeros((size, size, 2), np.float32)
+    w[region[0], region[1], 0] = 1.0
+    model.get_layer("head").kernel.assign(w.reshape(-1, 2))
+    model.get_layer("head").bias.assign(np.zeros(2, np.float32))
+    return model
+
+
+def test_occlusion_has_a_known_answer():
+    # With a fill of 0 (the image minimum) on an image of ones plus one dark pixel, hiding a patch
+    # lowers logit_0 by the number of region pixels under it (the dark pixel counts 0).
+    from audit.cam.occlusion import occlusion_geometry
+
+    size, patch, stride = 12, 4, 2
+    model = _region_model(size)
+    img = np.ones((1, size, size, 1), np.float32)
+    img[0, 11, 11, 0] = 0.0  # the minimum, outside the region
+    result = compute_cams(model, img, "occlusion", targets=np.array([0]), show_progress=False,
+                          occlusion_patch=patch, occlusion_stride=stride)  # fmt: skip
+    region = np.zeros((size, size), bool)
+    region[2:6, 3:9] = True
+    positions = range(0, size - patch + 1, stride)
+    expected = np.array([[region[r : r + patch, c : c + patch].sum() for c in positions] for r in positions])
+    np.testing.assert_allclose(result.maps[0], expected, atol=1e-4)
+    _, _, grid = occlusion_geometry((size, size), patch, stride)
+    assert result.grid == grid and (grid.row_offset, grid.row_stride) == (1.5, 2.0)
+    assert result.layer == "input"
+    other = compute_cams(model, img, "occlusion", targets=np.array([1]), show_progress=False,
+                         occlusion_patch=patch, occlusion_stride=stride)  # fmt: skip
+    assert other.empty.all()  # logit_1 is 0 whatever is hidden: no positive evidence
+
+
+def test_occlusion_geometry_defaults_and_errors():
+    from audit.cam.occlusion import occlusion_geometry
+
+    assert occlusion_geometry((96, 96))[:2] == (12, 6)
+    assert occlusion_geometry((16, 20))[:2] == (3, 1)
+    with pytest.raises(ValueError, match="larger than the image"):
+        occlusion_geometry((8, 8), patch=9)
+
+
+def test_the_lead_method_follows_the_head():
+    from audit.cam import CamEngine, resolve_method
+    from audit.cam.lead import head_kind
+    from audit.model import build_model
+
+    seed = CamEngine(_seed_like())
+    assert head_kind(seed.model, seed.path) == "flatten"
+    method, why = resolve_method("auto", seed)
+    assert method == "hirescam" and "Draelos & Carin 2020" in why
+    gap = CamEngine(build_model("gap_cnn", (32, 32, 1), 2, width=4))
+    assert resolve_method("auto", gap)[0] == "gradcam"
+    assert resolve_method("layercam", gap) == ("layercam", "LayerCAM is set in the experiment (cam.method)")
+    other = CamEngine(gap_model(), "conv")  # conv -> GAP -> dense: a GAP head too
+    assert head_kind(other.model, other.path) == "gap"
+
+
+def test_config_method_names_are_the_engine_methods():
+    import typing
+
+    from audit.cam import ALL_METHODS
+    from audit.config import CamConfig
+
+    assert typing.get_args(typing.get_type_hints(CamConfig)["method"]) == ("auto", *ALL_METHODS)
+    assert set(CamConfig().panel) <= set(ALL_METHODS)

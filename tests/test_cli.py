@@ -52,10 +52,13 @@ def test_debug_shows_the_traceback(capsys, tmp_path):
 
 # Verdict thresholds only affect the report, so these runs reuse the quick run's cache.
 FORCE = {
-    "anatomy": ["verdict.anatomy_min=0.0", "verdict.artifact_max=-1.0", "verdict.off_target_share_max=1.0"],
-    "mixed": ["verdict.anatomy_min=1.1", "verdict.artifact_max=-1.0"],
-    "artifact": ["verdict.artifact_max=1.0"],
-}
+    "anatomy": ["verdict.anatomy_min=0.0", "verdict.artifact_max=-1.0", "verdict.off_target_share_max=1.0",
+                "verdict.off_target_share_artifact=1.0", "verdict.min_balanced_accuracy=0.0",
+                "verdict.uninformative_share=1.0"],
+    "mixed": ["verdict.anatomy_min=1.1", "verdict.artifact_max=-1.0", "verdict.off_target_share_artifact=1.0",
+              "verdict.pointing_min=1.1", "verdict.min_balanced_accuracy=0.0", "verdict.uninformative_share=1.0"],
+    "artifact": ["verdict.artifact_max=1.0", "verdict.min_balanced_accuracy=0.0", "verdict.uninformative_share=1.0"],
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from audit.model import build_model, classification_metrics, find_cam_layer, log
 def test_seed_cnn_architecture():
     m = build_model("seed_cnn", (256, 256, 3), 2)
     kinds = [type(layer).__name__ for layer in m.layers[1:]]
-    assert kinds == ["Conv2D", "MaxPooling2D"] * 3 + ["Flatten", "Dense", "Dropout", "Dense"]
+    assert kinds == ["Normalization", *["Conv2D", "MaxPooling2D"] * 3, "Flatten", "Dense", "Dropout", "Dense"]
     assert [m.get_layer(f"conv{i}").filters for i in (1, 2, 3)] == [32, 64, 128]
     assert m.get_layer("dense").units == 128 and m.get_layer("dropout").rate == 0.5
     assert m.layers[-1].activation.__name__ == "softmax"

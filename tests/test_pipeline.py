@@ -59,7 +59,7 @@ def test_keys_follow_dependencies():
     cfg = load_config(QUICK)
     base = stage_keys(cfg)
     cam = stage_keys(apply_overrides(cfg, ['cam.target="true"']))
-    assert [s for s in STAGES if cam[s] != base[s]] == ["cam", "scores", "checks"]
+    assert [s for s in STAGES if cam[s] != base[s]] == ["cam", "scores", "panel", "checks"]
     epochs = stage_keys(apply_overrides(cfg, ["train.epochs=1"]))
     assert [s for s in STAGES if epochs[s] == base[s]] == ["data", "regions"]
     report_only = stage_keys(apply_overrides(cfg, ["verdict.anatomy_min=0.9", 'report.colormap="jet"']))

@@ -45,6 +45,8 @@ class CamResult:
     layer: str
     seconds: float
     grid: Grid
+    reason: str = ""
+    """Why this method (the lead method's choice, :func:`audit.cam.resolve_method`); empty otherwise."""
 
     @property
     def images_per_second(self) -> float:
@@ -89,7 +91,10 @@ class CamEngine:
         def probabilities(x):
             return (tf.nn.softmax(forward(x)[1]),)
 
-        self._plain = {"layer": layer_grads, "input": input_grads, "proba": probabilities}
+        def logits(x):
+            return (forward(x)[1],)
+
+        self._plain = {"layer": layer_grads, "input": input_grads, "proba": probabilities, "logits": logits}
         self._compiled: dict[str, Callable] = {}
 
     def _call(self, kind: str, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -129,6 +134,10 @@ class CamEngine:
         """Softmax class probabilities (n, K) of the model's logits, compiled on first use."""
         return self._call("proba", np.asarray(x, np.float32))[0]
 
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Class scores (n, K): the pre-softmax logits, compiled on first use (occlusion)."""
+        return self._call("logits", np.asarray(x, np.float32))[0]
+
     def input_gradients(self, x: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """dScore/dx (n, H, W, C) and the explained class (n,); -1 targets mean the predicted class.
 
@@ -146,6 +155,7 @@ class CamEngine:
         show_progress: bool = True,
         pixel_level: bool = False,
         out: Callable[[tuple[int, ...]], np.ndarray] | None = None,
+        grid: Grid | None = None,
     ) -> CamResult:
         """Maps for ``images`` (N, H, W, C); ``targets`` None means the predicted class.
 
@@ -155,6 +165,8 @@ class CamEngine:
         that begins at image ``start``; ``pixel_level`` maps are at image resolution.
         ``out(shape)`` allocates the (N, h, w) float32 array the maps are written into, e.g. a
         memory-mapped file in the cache, so memory grows with the batch, not with N.
+        ``grid`` places maps that carry their own geometry (occlusion); None: the layer's grid,
+        or the image's pixels for ``pixel_level`` maps.
         """
         n = len(images)
         starts = range(0, n, batch_size)
@@ -172,14 +184,14 @@ class CamEngine:
                 maps = out(shape) if out is not None else np.empty(shape, np.float32)
             maps[s : s + len(x)] = m
             used_targets[s : s + len(x)] = t
-            empty[s : s + len(x)] = ~np.any(np.asarray(m) > 0, axis=(1, 2))
+            empty[s : s + len(x)] = ~np.any(np.asarray(m) > 0, axis=tuple(range(1, np.ndim(m))))
         seconds = time.perf_counter() - t0
         return CamResult(
             maps=maps if maps is not None else np.zeros((0, 1, 1), np.float32),
             targets=used_targets,
             empty=empty,
             method=method,
-            layer="input" if pixel_level else self.layer_name,
+            layer="input" if pixel_level or grid is not None else self.layer_name,
             seconds=seconds,
-            grid=Grid(0.0, 1.0, 0.0, 1.0, exact=True) if pixel_level else self.grid,
+            grid=grid or (Grid(0.0, 1.0, 0.0, 1.0, exact=True) if pixel_level else self.grid),
         )

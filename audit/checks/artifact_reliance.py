@@ -93,7 +93,7 @@ class ArtifactReliance(Check):
     needs = ("masks",)
     cost = "low"
     params = {"fill": "median", "max_flip_rate": 0.1, "chance_margin": 0.1}
-    weighs_on_verdict = True
+    evidence = "model_behaviour"
 
     def run(self, ctx: CheckContext) -> CheckResult:
         if ctx.regions is None:

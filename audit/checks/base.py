@@ -8,10 +8,23 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["STATUSES", "Check", "CheckContext", "CheckResult"]
+__all__ = ["EVIDENCE_LINES", "STATUSES", "Check", "CheckContext", "CheckResult"]
 
 STATUSES = ("pass", "warn", "fail", "skipped", "error")
 Status = Literal["pass", "warn", "fail", "skipped", "error"]
+
+EVIDENCE_LINES: dict[str, str] = {
+    "model_behaviour": "what the model's decisions do when pixels change (method-free counterfactuals); "
+    "a failure makes the verdict artifact whatever the maps show",
+    "attention": "where the maps of the CAM panel put their energy",
+    "localisation": "whether the maps find the tumor, where tumor masks exist",
+    "dataset": "risks in the data (shortcuts on offer, duplicates and leaks, subgroup gaps): findings about the "
+    "data, which make the verdict artifact only with evidence that the model uses them",
+    "explanation_trust": "how far the maps can be believed (randomization, faithfulness, stability): weighs the "
+    "attention line, never vetoes the verdict",
+    "other": "reported, not read by the verdict's rules",
+}
+"""The verdict's evidence lines (:mod:`audit.verdict`); a check declares which one it feeds (``Check.evidence``)."""
 
 
 @dataclass
@@ -29,12 +42,15 @@ class CheckResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, bytes] = field(default_factory=dict)
     details: str = ""
-    weighs_on_verdict: bool = False
+    evidence: str = "other"
+    """The evidence line the result feeds (:data:`EVIDENCE_LINES`); set from ``Check.evidence`` by the runner."""
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"check {self.name!r}: status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+        if self.evidence not in EVIDENCE_LINES:
+            raise ValueError(f"check {self.name!r}: evidence must be one of {', '.join(EVIDENCE_LINES)}")
 
 
 @dataclass
@@ -66,17 +82,19 @@ class CheckContext:
     on the training split with the experiment's budget (labels permuted when asked); None when
     the audited model was loaded from a file and cannot be retrained."""
 
-    def compute_maps(self, images: np.ndarray, targets: np.ndarray | None = None, method: str | None = None):
-        """Maps for ``images`` through the shared engine (no rebuild; live weights), with the
-        experiment's CAM settings; ``method`` None = the audit's method.  Returns a CamResult."""
-        from audit.cam import compute_cams
+    def compute_maps(
+        self, images: np.ndarray, targets: np.ndarray | None = None, method: str | None = None, model: Any = None
+    ):
+        """Maps for ``images`` with the experiment's CAM settings; ``method`` None = the audit's
+        lead method (``cams.method``).  Through the shared engine (no rebuild; live weights), or,
+        with ``model``, through a new engine for that model.  Returns a CamResult."""
+        from audit.cam import cam_options, compute_cams
 
         cam = self.config.cam
         return compute_cams(
-            self.model, images, method or cam.method, targets=targets, batch_size=cam.batch_size,
-            engine=self.cam_engine, show_progress=False, smoothgrad_samples=cam.smoothgrad_samples,
-            smoothgrad_sigma=cam.smoothgrad_sigma, seed=self.config.experiment.seed,
-            scorecam_channels=cam.scorecam_channels,
+            model or self.model, images, method or self.cams.method, cam.layer, targets, cam.batch_size,
+            engine=None if model is not None else self.cam_engine, show_progress=False,
+            **cam_options(cam, self.config.experiment.seed),
         )  # fmt: skip
 
     def upsampled(self, maps: np.ndarray, grid) -> np.ndarray:
@@ -92,9 +110,10 @@ class Check:
     """Base class of a sanity check plugin.
 
     A subclass sets ``name`` (snake_case, equal to its entry-point name), ``title``,
-    ``description``, ``needs`` (e.g. ``("masks",)``), ``cost`` and ``params``
-    (name -> default; the default's type is the parameter's type), and implements
-    :meth:`run`.
+    ``description``, ``needs`` (e.g. ``("masks",)``), ``cost``, ``params``
+    (name -> default; the default's type is the parameter's type) and ``evidence`` (the
+    verdict's evidence line it feeds, :data:`EVIDENCE_LINES`; ``"other"``: reported only),
+    and implements :meth:`run`.
     """
 
     name: ClassVar[str] = ""
@@ -103,7 +122,7 @@ class Check:
     needs: ClassVar[tuple[str, ...]] = ()
     cost: ClassVar[str] = "low"
     params: ClassVar[dict[str, Any]] = {}
-    weighs_on_verdict: ClassVar[bool] = False
+    evidence: ClassVar[str] = "other"
 
     def run(self, ctx: CheckContext) -> CheckResult:  # pragma: no cover - abstract
         raise NotImplementedError

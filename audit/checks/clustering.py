@@ -47,6 +47,7 @@ class StrategyClustering(Check):
     )
     cost = "low"
     params = {"size": 16, "neighbors": 10, "max_clusters": 8, "min_share": 0.05}
+    evidence = "attention"
 
     def run(self, ctx: CheckContext) -> CheckResult:
         from sklearn.cluster import SpectralClustering

@@ -58,6 +58,7 @@ class Faithfulness(Check):
     needs = ("extra_cams",)
     cost = "medium"
     params = {"sample": 32, "steps": 16, "blur_sigma": 8.0, "margin": 0.01}
+    evidence = "explanation_trust"
 
     def run(self, ctx: CheckContext) -> CheckResult:
         from audit.model import predict_proba

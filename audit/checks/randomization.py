@@ -26,14 +26,15 @@ __all__ = ["CascadingRandomization", "IndependentRandomization", "reinitialize",
 
 
 def weighted_layers(model) -> list[tuple[str, object]]:
-    """(path, layer) of every layer with weights, input to output, inside nested models too."""
+    """(path, layer) of every layer with weights, input to output, inside nested models too; input
+    standardisation (``keras.layers.Normalization``: statistics of the data, not learnt) is left out."""
     import keras
 
     out = []
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             out += [(f"{layer.name}/{name}", sub) for name, sub in weighted_layers(layer)]
-        elif layer.weights:
+        elif layer.weights and not isinstance(layer, keras.layers.Normalization):
             out.append((layer.name, layer))
     return out
 
@@ -103,6 +104,7 @@ class _Randomization(Check):
     cost = "medium"
     needs = ("extra_cams",)
     params = {"sample": 48, "compare_size": 64}
+    evidence = "explanation_trust"
     cascading = True
 
     def run(self, ctx: CheckContext) -> CheckResult:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from audit.checks.base import Check, CheckContext, CheckResult
+from audit.checks.base import EVIDENCE_LINES, Check, CheckContext, CheckResult
 
 __all__ = ["ENTRY_POINT_GROUP", "available_checks", "register", "run_check", "validate_params"]
 
@@ -72,6 +72,9 @@ def run_check(cls: type[Check], ctx: CheckContext) -> CheckResult:
             raise TypeError(f"{cls.__name__}.run returned {type(result).__name__}, not CheckResult")
     except Exception as exc:  # a broken plugin must not stop the audit
         result = CheckResult(cls.name, "error", f"{type(exc).__name__}: {exc}", details=traceback.format_exc())
-    result.weighs_on_verdict = result.weighs_on_verdict or cls.weighs_on_verdict
+    if result.evidence == "other":
+        result.evidence = cls.evidence if cls.evidence in EVIDENCE_LINES else "other"
+        if result.evidence == "other" and getattr(cls, "weighs_on_verdict", False):  # the 0.5 plugin contract
+            result.evidence = "model_behaviour"
     result.seconds = time.perf_counter() - t0
     return result

@@ -1,4 +1,4 @@
-"""Dataset shortcut probe: can the label be predicted from features that carry no anatomy?
+"""Dataset shortcut probe: can the label be predicted from pixels and facts that carry no anatomy?
 
 A plain classifier (scikit-learn logistic regression on standardised features, or boosted
 trees) predicts the label from image-level acquisition features under stratified 5-fold
@@ -6,11 +6,21 @@ cross-validation; its ROC AUC (one-vs-rest macro beyond two classes) measures ho
 information the data offers outside the anatomy.  Hospital identity alone reached AUC 0.86
 in a known chest X-ray case (Zech et al. 2018), so such signals are real.
 
-Features (head = brain, tumor and skull band; outside = the rest): mean intensity of 8-px
-border strips and 16-px corners, the share and count of bright pixels (> 0.5) outside the
-head, noise (std) outside the head, histogram moments of the image (mean, std, skewness,
-kurtosis), the head's area fraction and bounding-box aspect (field of view), and any of the
-metadata columns ``orig_height``, ``orig_width``, ``orig_aspect``, ``padding`` when present.
+Every feature is computed from pixels outside the brain and tumor (background, padding,
+artifacts and, separately, the skull band), from the field of view's geometry, or from
+metadata, so a lesion inside the brain cannot move it: a pathology that changes the whole
+image's histogram (the moments of 0.5 read the lesion itself) is no shortcut.
+
+- outside = background, padding, artifact: mean of 8-px border strips and 16-px corners
+  (their outside pixels only), the share and count of bright pixels (> 0.5), mean, std,
+  skewness and kurtosis of the outside pixels;
+- skull band: mean and std of its pixels (a scanner's windowing shows there);
+- field of view: the head's (brain + tumor + skull band) area fraction, bounding-box aspect and
+  centre offset;
+- metadata columns ``orig_height``, ``orig_width``, ``orig_aspect``, ``padding`` when present.
+
+A data shortcut is a finding about the data (evidence line ``dataset``): whether the model uses
+it is for the model-behaviour and attention lines to show (:mod:`audit.verdict`).
 """
 
 from __future__ import annotations
@@ -25,34 +35,54 @@ from audit.regions import REGIONS
 
 __all__ = ["ShortcutProbe", "acquisition_features"]
 
-_HEAD = [REGIONS.index(r) for r in ("brain", "tumor", "skull_band")]
+_ANATOMY = [REGIONS.index(r) for r in ("brain", "tumor")]
+_SKULL = REGIONS.index("skull_band")
 _META = ("orig_height", "orig_width", "orig_aspect", "padding")
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if values.size else 0.0
+
+
+def _moments(values: np.ndarray) -> tuple[float, float, float, float]:
+    if values.size < 4 or np.ptp(values) == 0:
+        return _mean(values), 0.0, 0.0, 0.0
+    return float(values.mean()), float(values.std()), float(skew(values)), float(kurtosis(values))
 
 
 def acquisition_features(images: np.ndarray, regions: np.ndarray | None, meta: pd.DataFrame | None) -> pd.DataFrame:
     """One row of non-anatomical features per image (see the module docstring).
 
     images : (N, H, W, C) in [0, 1]; regions : (N, H, W) region indices, or None (the head is
-    then the pixels above 5% of the image's maximum).
+    then the pixels above 5% of the image's maximum, and there is no skull band).
     """
     rows = []
     for i, img in enumerate(np.asarray(images, np.float32)):
         g = img.mean(axis=-1)
-        head = np.isin(regions[i], _HEAD) if regions is not None else g > 0.05 * max(float(g.max()), 1e-6)
+        if regions is not None:
+            anatomy, skull = np.isin(regions[i], _ANATOMY), regions[i] == _SKULL
+        else:
+            anatomy, skull = g > 0.05 * max(float(g.max()), 1e-6), np.zeros(g.shape, bool)
+        head = anatomy | skull
         out = ~head
         b, c = 8, 16
+        strips = {"border_top": np.s_[:b], "border_bottom": np.s_[-b:],
+                  "border_left": np.s_[:, :b], "border_right": np.s_[:, -b:],
+                  "corner_tl": np.s_[:c, :c], "corner_tr": np.s_[:c, -c:],
+                  "corner_bl": np.s_[-c:, :c], "corner_br": np.s_[-c:, -c:]}  # fmt: skip
+        row = {name: _mean(g[sl][~anatomy[sl]]) for name, sl in strips.items()}
+        outside = g[out]
+        mean, std, skewness, kurt = _moments(outside)
         rr, cc = np.nonzero(head)
-        row = {
-            "border_top": g[:b].mean(), "border_bottom": g[-b:].mean(),
-            "border_left": g[:, :b].mean(), "border_right": g[:, -b:].mean(),
-            "corner_tl": g[:c, :c].mean(), "corner_tr": g[:c, -c:].mean(),
-            "corner_bl": g[-c:, :c].mean(), "corner_br": g[-c:, -c:].mean(),
-            "bright_outside_share": float((g[out] > 0.5).mean()) if out.any() else 0.0,
-            "bright_outside_count": float((g[out] > 0.5).sum()),
-            "noise_outside": float(g[out].std()) if out.any() else 0.0,
-            "mean": g.mean(), "std": g.std(), "skewness": skew(g.ravel()), "kurtosis": kurtosis(g.ravel()),
+        row |= {
+            "bright_outside_share": _mean((outside > 0.5).astype(float)),
+            "bright_outside_count": float((outside > 0.5).sum()),
+            "outside_mean": mean, "outside_std": std, "outside_skewness": skewness, "outside_kurtosis": kurt,
+            "skull_mean": _mean(g[skull]), "skull_std": float(g[skull].std()) if skull.any() else 0.0,
             "head_area": float(head.mean()),
             "head_aspect": float(np.ptp(rr) + 1) / float(np.ptp(cc) + 1) if rr.size else 0.0,
+            "head_centre_row": float(rr.mean() / g.shape[0] - 0.5) if rr.size else 0.0,
+            "head_centre_col": float(cc.mean() / g.shape[1] - 0.5) if rr.size else 0.0,
         }  # fmt: skip
         rows.append(row)
     table = pd.DataFrame(rows).astype(float).fillna(0.0)
@@ -68,12 +98,13 @@ class ShortcutProbe(Check):
     name = "shortcut_probe"
     title = "Dataset shortcut probe"
     description = (
-        "Cross-validated classifier on acquisition features with no anatomy (borders, corners, bright pixels "
-        "outside the head, noise, histogram moments, field of view); warns when it predicts the label well."
+        "Cross-validated classifier on features that carry no anatomy (pixels outside brain and tumor: borders, "
+        "corners, bright pixels, noise and histogram of the background, the skull band's intensity; field of view; "
+        "metadata); warns when it predicts the label well: a shortcut the data offers."
     )
     cost = "low"
     params = {"classifier": "logistic", "warn_auc": 0.7, "fail_auc": 0.9, "folds": 5}
-    weighs_on_verdict = True
+    evidence = "dataset"
 
     def run(self, ctx: CheckContext) -> CheckResult:
         from sklearn.ensemble import HistGradientBoostingClassifier

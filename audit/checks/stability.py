@@ -30,14 +30,7 @@ def _sample(ctx: CheckContext, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _maps(ctx: CheckContext, x: np.ndarray, targets: np.ndarray, model=None) -> np.ndarray:
-    if model is None:
-        result = ctx.compute_maps(x, targets)
-    else:
-        from audit.cam import compute_cams
-
-        cam = ctx.config.cam
-        result = compute_cams(model, x, cam.method, cam.layer, targets, cam.batch_size, show_progress=False,
-                              seed=ctx.config.experiment.seed)  # fmt: skip
+    result = ctx.compute_maps(x, targets, model=model)
     return ctx.upsampled(result.maps, result.grid)
 
 
@@ -51,6 +44,7 @@ class ExplanationStability(Check):
     )
     cost = "low"
     params = {"sample": 48, "noise": 0.02, "min_spearman": 0.6, "repeatability": False}
+    evidence = "explanation_trust"
 
     def run(self, ctx: CheckContext) -> CheckResult:
         p = {**self.params, **ctx.params}
@@ -106,6 +100,7 @@ class DataRandomization(Check):
     needs = ("retraining",)
     cost = "high"
     params = {"sample": 48}
+    evidence = "explanation_trust"
 
     def run(self, ctx: CheckContext) -> CheckResult:
         if ctx.retrain is None:

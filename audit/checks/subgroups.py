@@ -41,6 +41,7 @@ class SubgroupDisparity(Check):
     )
     cost = "low"
     params = {"columns": ["site", "contrast"], "max_accuracy_gap": 0.1, "max_attention_gap": 0.15, "min_size": 10}
+    evidence = "dataset"
 
     def run(self, ctx: CheckContext) -> CheckResult:
         p = {**self.params, **ctx.params}

@@ -24,6 +24,7 @@ from audit.io import write_bytes_atomic, write_text_atomic
 from audit.regions import REGIONS
 from audit.report.figures import colorbar_png, panel_arrays, roc_png, sample_grid_png, training_curves_png
 from audit.scores import TUMOR_METRICS, upsample_map
+from audit.verdict import rules_text
 
 __all__ = ["render_html", "write_outputs"]
 
@@ -174,7 +175,7 @@ def write_outputs(out: Path, cfg, results: dict, outputs: dict) -> None:
                 "seconds": c.seconds,
                 "status": c.status,
                 "headline": c.headline,
-                "weighs_on_verdict": c.weighs_on_verdict,
+                "evidence": c.evidence,
                 "metrics": {k: _fmt(v) for k, v in c.metrics.items()},
                 "tables": {t: df.to_dict(orient="split") for t, df in c.tables.items()},
                 "figures": figs,
@@ -212,5 +213,6 @@ def write_outputs(out: Path, cfg, results: dict, outputs: dict) -> None:
         "table_rows": rows,
         "thumbs": thumbs,
         "config_toml": resolved_config_text(cfg),
+        "verdict_rules": rules_text(cfg.verdict),
     }
     write_text_atomic(out / "report.html", render_html(context))
