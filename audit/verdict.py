@@ -3,7 +3,8 @@
 Every line is summarised on its own (in results.json ``verdict.evidence``, the report's verdict
 box and the summary), with its numbers and what it could not tell; the rules below read them.
 
-- **model behaviour** (checks declaring ``evidence = "model_behaviour"``, e.g. ``artifact_reliance``):
+- **model behaviour** (checks declaring ``evidence = "model_behaviour"``: ``artifact_reliance``,
+  ``acquisition_transfer``):
   what the model's decisions do when pixels change; no explanation method involved.
   ``fail`` / ``warn`` / ``pass``, or ``missing`` when no such check ran.
 - **attention**: each method of the CAM panel (``cam.panel`` and the lead method, :mod:`audit.cam.lead`)

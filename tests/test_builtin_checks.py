@@ -346,3 +346,57 @@ def score_table(maps, regions, labels) -> pd.DataFrame:
     table = score_images(maps, regions, tolerance_px=0)
     table["label"], table["correct"], table["weak_map"] = labels, True, False
     return table
+
+
+def brightness_model(size: int = 32, threshold: float = 0.5) -> keras.Model:
+    """Reads the mean brightness of the whole image: tumor when it is above ``threshold``-ish."""
+    x = inp = keras.Input((size, size, 1))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(2, activation="softmax", name="head")(x)
+    model = keras.Model(inp, out)
+    model.get_layer("head").set_weights(
+        [np.array([[-100.0, 100.0]]), np.array([100.0 * threshold, -100.0 * threshold])]
+    )
+    return model
+
+
+def test_acquisition_transfer_catches_a_model_that_reads_the_windowing():
+    # Class 1 was windowed brighter (gain 1.3 + offset on the head), the corner marker removed: the
+    # brightness model separates the classes; given the other class's windowing, its decisions flip.
+    images, labels, regions = phantom(80, seed=8)
+    images[:, :4, :4] = 0
+    regions[regions == ART] = BG
+    for img in images:  # one scanner: every head at the same level
+        img *= 0.45 / np.median(img[img > 0.02])
+    bright = images.copy()
+    bright[labels == 1] = np.where(images[labels == 1] > 0.02, images[labels == 1] * 1.3 + 0.05, 0)
+    bright = np.clip(bright, 0, 1)
+    means = bright.mean(axis=(1, 2, 3))
+    model = brightness_model(threshold=float((means[labels == 0].max() + means[labels == 1].min()) / 2))
+    ctx = context(model, bright, labels, regions)
+    assert (ctx.proba.argmax(1) == labels).mean() > 0.9  # the shortcut works
+    result = run_check(available_checks()["acquisition_transfer"], ctx)
+    assert result.status == "fail" and result.metrics["flip_rate"] > 0.5, result.headline
+    assert result.evidence == "model_behaviour"
+    table = result.tables["acquisition per class"].set_index("class")
+    assert table.loc["tumor", "shift"] < 0 < table.loc["healthy", "shift"]  # the tumor class was windowed brighter
+
+
+def test_acquisition_transfer_passes_when_the_classes_share_their_acquisition():
+    images, labels, regions = phantom(80, seed=9)  # the marker alone separates the classes
+    result = run_check(available_checks()["acquisition_transfer"], context(marker_model(), images, labels, regions))
+    assert result.status == "pass" and result.metrics["flip_rate"] == 0.0, result.headline
+
+
+def test_transfer_acquisition_known_values():
+    from audit.checks.acquisition_transfer import acquisition_statistics, transfer_acquisition
+
+    img = np.zeros((4, 4, 1), np.float32)
+    img[1:3, 1:3, 0] = [[0.4, 0.5], [0.6, 0.7]]
+    reg = np.full((4, 4), BG, np.uint8)
+    reg[1:3, 1:3] = BRAIN
+    median, iqr, sigma = acquisition_statistics(img, reg)
+    assert (median, sigma) == (pytest.approx(0.55), 0.0) and iqr == pytest.approx(0.15)
+    out = transfer_acquisition(img, median, 2.0, 0.1, 0.0, np.random.default_rng(0))
+    np.testing.assert_allclose(out[1:3, 1:3, 0], [[0.35, 0.55], [0.75, 0.95]], atol=1e-6)
+    assert (out[reg == BG] == 0).all()  # the dark background keeps its level

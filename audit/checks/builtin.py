@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import audit.checks.acquisition_transfer  # noqa: F401
 import audit.checks.artifact_reliance  # noqa: F401
 import audit.checks.clustering  # noqa: F401
 import audit.checks.faithfulness  # noqa: F401

@@ -1,0 +1,136 @@
+"""Acquisition transfer: do the decisions move when one class's acquisition is given to another's images?
+
+A method-free counterfactual (evidence line ``model_behaviour``) for the shortcuts that live *inside*
+the head, which ``artifact_reliance`` cannot remove without removing the anatomy: a scanner's
+windowing (gain and offset of the head's intensities) and its noise level.  Per class c, from the
+test images and their region masks:
+
+- ``M_c``, ``Q_c``: the mean over the class's images of the median and the interquartile range of
+  the head's pixels (brain, tumor, skull band; pixels above 0.02, the dark background excluded);
+- ``S_c``: the mean noise level sigma, from the background's standard deviation: where the signal
+  is zero a magnitude image's Rician noise is Rayleigh-distributed with standard deviation
+  ``sigma sqrt(2 - pi/2)`` (Gudbjartsson & Patz 1995).
+
+Every image x of class c is given the acquisition of the next class c' = (c + 1) mod K, its
+anatomy unchanged: on pixels above 0.02, ``x' = (x - m_x) Q_c'/Q_c + m_x + (M_c' - M_c)`` (m_x the
+image's own head median), and, when ``S_c' > S_c``, Rician noise of ``sqrt(S_c'^2 - S_c^2)`` is added
+over the whole image, ``x' = sqrt((x + n1)^2 + n2^2)`` (noise can be added, not removed).  When the
+classes share their acquisition (the statistics agree), x' is x up to small shifts and a model
+that reads anatomy keeps its decisions; one that reads the scanner follows it.  Fails when more
+than ``max_flip_rate`` of the predictions flip; warns from half of that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from audit.checks.base import Check, CheckContext, CheckResult
+from audit.checks.registry import register
+from audit.regions import REGIONS
+
+__all__ = ["AcquisitionTransfer", "acquisition_statistics", "transfer_acquisition"]
+
+_HEAD = [REGIONS.index(r) for r in ("brain", "tumor", "skull_band")]
+_BACKGROUND = REGIONS.index("background")
+_DARK = 0.02
+_RAYLEIGH = float(np.sqrt(2 - np.pi / 2))
+
+
+def acquisition_statistics(image: np.ndarray, regions: np.ndarray) -> tuple[float, float, float]:
+    """(median, interquartile range) of the head's bright pixels, and the noise sigma from the background
+    (its standard deviation over ``sqrt(2 - pi/2)``, the Rayleigh factor)."""
+    g = np.asarray(image, np.float32).mean(axis=-1)
+    head = np.isin(regions, _HEAD) & (g > _DARK)
+    values = g[head] if head.any() else g[g > _DARK]
+    if values.size == 0:
+        return 0.0, 0.0, 0.0
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    background = g[regions == _BACKGROUND]
+    sigma = float(background.std()) / _RAYLEIGH if background.size > 1 else 0.0
+    return float(median), float(q3 - q1), sigma
+
+
+def transfer_acquisition(
+    image: np.ndarray, median: float, gain: float, shift: float, noise_sigma: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``image`` (H, W, C) in [0, 1] with the head's intensities re-windowed around ``median`` (gain, then
+    shift, on pixels above 0.02) and Rician noise of ``noise_sigma`` added; clipped to [0, 1]."""
+    x = np.array(image, np.float32, copy=True)
+    bright = x.mean(axis=-1, keepdims=True) > _DARK
+    x = np.clip(np.where(bright, (x - median) * gain + median + shift, x), 0, 1)
+    if noise_sigma > 0:
+        n1, n2 = rng.normal(0, noise_sigma, (2, *x.shape)).astype(np.float32)
+        x = np.sqrt((x + n1) ** 2 + n2**2)
+    return np.clip(x, 0, 1)
+
+
+@register
+class AcquisitionTransfer(Check):
+    name = "acquisition_transfer"
+    title = "Acquisition transfer (counterfactual)"
+    description = (
+        "Gives each image the intensity windowing and noise level of the next class (class means over the test "
+        "set), anatomy unchanged; decisions that follow the acquisition flip."
+    )
+    needs = ("masks",)
+    cost = "low"
+    params = {"max_flip_rate": 0.1}
+    evidence = "model_behaviour"
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        if ctx.regions is None:
+            return CheckResult(self.name, "skipped", "no region masks for these images")
+        from audit.model import predict_proba
+
+        p = {**self.params, **ctx.params}
+        y = np.asarray(ctx.labels)
+        k = len(ctx.class_names)
+        present = [c for c in range(k) if np.any(y == c)]
+        if len(present) < 2:
+            return CheckResult(self.name, "skipped", "the test set holds fewer than two classes")
+        images, regions = np.asarray(ctx.images), np.asarray(ctx.regions)
+        stats = np.array([acquisition_statistics(img, reg) for img, reg in zip(images, regions, strict=True)])
+        per_class = {c: stats[y == c].mean(axis=0) for c in present}
+        target = {c: present[(present.index(c) + 1) % len(present)] for c in present}
+        moved = []
+        for img, label, (median, _, _) in zip(images, y, stats, strict=True):
+            (m_from, q_from, s_from), (m_to, q_to, s_to) = per_class[label], per_class[target[label]]
+            gain = q_to / q_from if q_from > 0 else 1.0
+            sigma = float(np.sqrt(s_to**2 - s_from**2)) if s_to > s_from else 0.0
+            moved.append(transfer_acquisition(img, median, gain, m_to - m_from, sigma, ctx.rng))
+        base = np.asarray(ctx.proba).argmax(axis=1)
+        pred = predict_proba(ctx.model, np.stack(moved)).argmax(axis=1)
+        flips = pred != base
+        rows = []
+        for c in present:
+            m_to, q_to, s_to = per_class[target[c]]
+            m_from, q_from, s_from = per_class[c]
+            rows.append({
+                "class": ctx.class_names[c], "to the acquisition of": ctx.class_names[target[c]],
+                "head median": round(float(m_from), 4), "head IQR": round(float(q_from), 4),
+                "noise sigma": round(float(s_from), 4), "gain": round(float(q_to / q_from) if q_from else 1.0, 3),
+                "shift": round(float(m_to - m_from), 4), "images": int(np.sum(y == c)),
+                "flip rate": float(flips[y == c].mean()),
+            })  # fmt: skip
+        rate = float(flips.mean())
+        metrics = {
+            "flip_rate": rate,
+            "accuracy": float(np.mean(base == y)),
+            "accuracy_transferred": float(np.mean(pred == y)),
+        }
+        worst = max(rows, key=lambda r: r["flip rate"])
+        if rate > p["max_flip_rate"]:
+            status = "fail"
+        elif rate > p["max_flip_rate"] / 2:
+            status = "warn"
+        else:
+            status = "pass"
+        headline = (
+            f"{100 * rate:.0f}% of predictions flip when each class gets the next class's intensity windowing and "
+            f"noise level (most: {worst['class']} images, {100 * worst['flip rate']:.0f}%); "
+            + ("the decisions follow the acquisition." if status == "fail" else "the decisions hold.")
+        )
+        return CheckResult(
+            self.name, status, headline, metrics=metrics, tables={"acquisition per class": pd.DataFrame(rows)}
+        )
