@@ -62,8 +62,9 @@ RULES: tuple[str, ...] = (
     "warned and the dataset line shows a risk (the data offers a shortcut and the decisions move with it)",
     "anatomy when model behaviour passed or warned (or no model-behaviour check ran and explanation trust is not "
     "doubtful), the attention line is not artifact, and attention says anatomy or localisation supports it",
-    "anatomy when model behaviour passed, the attention line is mixed or uninformative and the dataset line shows "
-    "no risk: the causal evidence alone",
+    "anatomy when model behaviour passed and either localisation supports anatomy (whatever share of a coarse "
+    "map's energy falls off the brain: its peak finds the tumor), or the attention line is mixed or uninformative "
+    "and the dataset line shows no risk (the causal evidence alone)",
     "mixed otherwise (e.g. off-target maps with a passed counterfactual: the model keeps its decisions without the "
     "non-anatomical pixels and loses them without the brain, which outweighs where a coarse map's energy falls)",
 )
@@ -282,7 +283,7 @@ def decide_verdict(
         label, rule = "artifact", 2
     elif a != "artifact" and supports and (b in ("pass", "warn") or (b == "missing" and t != "doubtful")):
         label, rule = "anatomy", 3
-    elif b == "pass" and a in ("mixed", "uninformative") and dataset["status"] not in ("risk",):
+    elif b == "pass" and (loc == "supports" or (a in ("mixed", "uninformative") and dataset["status"] != "risk")):
         label, rule = "anatomy", 4
     else:
         label, rule = "mixed", 5
@@ -317,7 +318,9 @@ def _strength(label, rule, behaviour, attention, local, dataset, trust, titles) 
             parts.append(f"{votes} on anatomy")
         if local["status"] == "supports":
             parts.append(f"localisation ({titles.get(local['method'], local['method'])} finds the tumor)")
-        if rule == 4:
+        if rule == 4 and local["status"] == "supports" and a["label"] == "artifact":
+            parts.append("the maps' energy lies mostly off the brain, but their peak finds the tumor")
+        elif rule == 4 and local["status"] != "supports":
             parts.append(f"the maps are {a['label']}: the counterfactual alone")
         if trust["status"] == "doubtful":
             parts.append("explanation trust doubtful")
@@ -405,7 +408,12 @@ def _summary(label: str, rule: int, ev: dict, cfg: VerdictConfig, titles: dict) 
         failed = [c["name"] for c in t["checks"] if c["status"] == "fail"]
         text = f"{', '.join(failed)} failed" if failed else "the sanity checks passed"
         s.append(f"Explanation trust ({t['status']}): {text}; this weighs the attention line, not the verdict.")
-    if rule == 4:
+    if rule == 4 and loc["status"] == "supports" and a["label"] == "artifact":
+        s.append(
+            "Most of the maps' energy lies off the brain, but their peak finds the tumor and the decisions do not "
+            "depend on non-anatomical pixels: a coarse map's spread is not taken as evidence of a shortcut."
+        )
+    elif rule == 4 and loc["status"] != "supports":
         s.append(
             "The verdict rests on the model-behaviour evidence: the decisions hold without the non-anatomical "
             "pixels and fall to chance without the brain."

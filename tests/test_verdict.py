@@ -194,6 +194,27 @@ def test_localisation_lifts_coarse_maps_to_anatomy():
     )
 
 
+def test_a_passed_counterfactual_and_localisation_outweigh_a_coarse_maps_spread():
+    # The benchmark's shortcut-free models at 64 px: 6x6 Grad-CAM maps put most energy off the brain,
+    # but their peak finds the tumor and the counterfactual passes.
+    tumor = {
+        "n": 60,
+        "pointing_hit": ci(0.8, 0.07),
+        "auprc": ci(0.6, 0.04),
+        "auprc_prior": ci(0.17),
+        "rank_accuracy": ci(0.5),
+    }
+    coarse = {"gradcam": summary(0.44, 0.7, tumor=tumor)}
+    v = verdict(coarse, behaviour("pass"), lead="gradcam")
+    assert v["evidence"]["attention"]["label"] == "artifact"
+    assert (v["label"], v["rule"]) == ("anatomy", 4)
+    assert "their peak finds the tumor" in v["strength"] and "coarse map's spread" in v["summary"]
+    assert verdict(coarse, behaviour("warn"), lead="gradcam")["label"] == "artifact"  # rule 2
+    assert verdict(coarse, [], lead="gradcam")["label"] == "artifact"
+    not_found = {"gradcam": summary(0.44, 0.7, tumor={**tumor, "pointing_hit": ci(0.2, 0.05)})}
+    assert verdict(not_found, behaviour("pass"), lead="gradcam")["label"] == "mixed"
+
+
 def test_explanation_trust_weighs_but_does_not_veto():
     trust = [check("independent_randomization", "fail", "explanation_trust")]
     v = verdict(five(summary(0.9, 0.05)), behaviour("pass") + trust)
