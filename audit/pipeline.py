@@ -207,11 +207,10 @@ class Panel:
 
 
 def _finding_rows(ds: Dataset, preds: Predictions) -> np.ndarray:
-    from audit.scores import NEGATIVE_CLASSES
+    from audit.scores import finding_mask
 
     y = ds.labels[ds.indices("test")]
-    negative = [k for k, name in enumerate(ds.class_names) if name.lower() in NEGATIVE_CLASSES]
-    return np.flatnonzero((preds.proba.argmax(axis=1) == y) & ~np.isin(y, negative))
+    return np.flatnonzero(finding_mask(y, preds.proba.argmax(axis=1) == y, ds.class_names))
 
 
 def stage_panel(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions, cams, regions, scores) -> Panel:

@@ -33,6 +33,7 @@ __all__ = [
     "overlap_scores",
     "bootstrap_ci",
     "energy_fractions",
+    "finding_mask",
     "peak_region",
     "pointing_hit",
     "relevance_rank_accuracy",
@@ -333,6 +334,12 @@ def _tumor_summary(scored: pd.DataFrame, ci: Callable) -> dict:
     return out
 
 
+def finding_mask(labels, correct, class_names: tuple[str, ...]) -> np.ndarray:
+    """(N,) bool: correctly classified images of a finding class (not one of :data:`NEGATIVE_CLASSES`)."""
+    negative = [k for k, name in enumerate(class_names) if name.lower() in NEGATIVE_CLASSES]
+    return np.asarray(correct, bool) & ~np.isin(np.asarray(labels), negative)
+
+
 def summarize_findings(
     per_image: pd.DataFrame, class_names: tuple[str, ...], rng: np.random.Generator, n_boot: int = 1000
 ) -> dict:
@@ -340,7 +347,7 @@ def summarize_findings(
     negative one, :data:`NEGATIVE_CLASSES`): the evidence the verdict rests on.  ``per_image``
     as for :func:`summarize_attention`; adds ``classes`` (the finding classes' names)."""
     negative = [k for k, name in enumerate(class_names) if name.lower() in NEGATIVE_CLASSES]
-    findings = per_image[per_image["correct"] & ~per_image["label"].isin(negative)]
+    findings = per_image[finding_mask(per_image["label"], per_image["correct"], class_names)]
     return {
         "classes": [name for k, name in enumerate(class_names) if k not in negative],
         **_summary(findings, rng, n_boot),

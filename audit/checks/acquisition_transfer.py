@@ -93,24 +93,26 @@ class AcquisitionTransfer(Check):
         stats = np.array([acquisition_statistics(img, reg) for img, reg in zip(images, regions, strict=True)])
         per_class = {c: stats[y == c].mean(axis=0) for c in present}
         target = {c: present[(present.index(c) + 1) % len(present)] for c in present}
-        moved = []
-        for img, label, (median, _, _) in zip(images, y, stats, strict=True):
-            (m_from, q_from, s_from), (m_to, q_to, s_to) = per_class[label], per_class[target[label]]
-            gain = q_to / q_from if q_from > 0 else 1.0
+        plan = {}  # class -> (gain, shift, added noise sigma), computed once for the images and the table
+        for c in present:
+            (m_from, q_from, s_from), (m_to, q_to, s_to) = per_class[c], per_class[target[c]]
             sigma = float(np.sqrt(s_to**2 - s_from**2)) if s_to > s_from else 0.0
-            moved.append(transfer_acquisition(img, median, gain, m_to - m_from, sigma, ctx.rng))
+            plan[c] = (q_to / q_from if q_from > 0 else 1.0, m_to - m_from, sigma)
+        moved = [
+            transfer_acquisition(img, median, *plan[label], ctx.rng)
+            for img, label, (median, _, _) in zip(images, y, stats, strict=True)
+        ]
         base = np.asarray(ctx.proba).argmax(axis=1)
         pred = predict_proba(ctx.model, np.stack(moved)).argmax(axis=1)
         flips = pred != base
         rows = []
         for c in present:
-            m_to, q_to, s_to = per_class[target[c]]
-            m_from, q_from, s_from = per_class[c]
+            (m_from, q_from, s_from), (gain, shift, _) = per_class[c], plan[c]
             rows.append({
                 "class": ctx.class_names[c], "to the acquisition of": ctx.class_names[target[c]],
                 "head median": round(float(m_from), 4), "head IQR": round(float(q_from), 4),
-                "noise sigma": round(float(s_from), 4), "gain": round(float(q_to / q_from) if q_from else 1.0, 3),
-                "shift": round(float(m_to - m_from), 4), "images": int(np.sum(y == c)),
+                "noise sigma": round(float(s_from), 4), "gain": round(float(gain), 3),
+                "shift": round(float(shift), 4), "images": int(np.sum(y == c)),
                 "flip rate": float(flips[y == c].mean()),
             })  # fmt: skip
         rate = float(flips.mean())
