@@ -156,7 +156,7 @@ class CamConfig:
     panel: tuple[Literal[*_METHOD_NAMES], ...] = ("gradcam", "hirescam", "layercam", "gradcam_pp", "occlusion")
     """Methods whose maps are each scored and voted in the attention evidence line (the lead method
     is always added); the layer methods share one forward + backward pass."""
-    occlusion_sample: int = 48
+    occlusion_sample: int = 24
     """Occlusion is computed on this many correctly classified finding images (0: none)."""
     occlusion_patch: int = 0
     """Occlusion patch side in pixels (0: 1/8 of the image)."""
