@@ -1,4 +1,11 @@
-"""Command line: ``python run_audit.py [EXPERIMENT.toml] [options]`` or ``brain-audit``."""
+"""Command line: ``python run_audit.py [EXPERIMENT.toml] [options]`` or ``brain-audit``.
+
+Exit codes: 0 success; 2 a user error (a bad path, key or value: a :class:`~audit.config.ConfigError`,
+a missing file, or a ``ValueError`` raised by this package's own checks of its inputs, whose messages
+are written for the user); 3 the verdict reached ``--fail-on``; 1 an internal error (anything else,
+including a ``ValueError`` from inside NumPy, scikit-image or TensorFlow: a bug of ours, not the user's
+mistake), one line unless ``--debug`` prints the traceback.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,13 @@ import sys
 import traceback
 from pathlib import Path
 
-__all__ = ["EXIT_FAIL_ON", "EXIT_USER_ERROR", "main"]
+__all__ = ["EXIT_FAIL_ON", "EXIT_USER_ERROR", "is_user_error", "main"]
 
 DEFAULT_EXPERIMENT = "experiments/default.toml"
 EXIT_USER_ERROR = 2
 EXIT_FAIL_ON = 3
 _SEVERITY = {"anatomy": 0, "mixed": 1, "artifact": 2}
+_PACKAGE = Path(__file__).resolve().parent
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result = run_pipeline(cfg, out, fresh=args.fresh, only=args.only)
         except (ValueError, FileNotFoundError) as exc:
+            if not is_user_error(exc):
+                raise
             return _user_error(str(exc), args.debug)
     except KeyboardInterrupt:
         print("brain-audit: interrupted; completed stages stay cached", file=sys.stderr)
@@ -117,8 +127,22 @@ def _benchmark(cfg, args) -> int:
     try:
         run_benchmark(cfg, args.out or Path("reports") / cfg.experiment.name)
     except (ValueError, FileNotFoundError) as exc:
+        if not is_user_error(exc):
+            raise
         return _user_error(str(exc), args.debug)
     return 0
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """A FileNotFoundError, or a ValueError raised by a ``raise`` in this package's code (the
+    innermost frame of its traceback lies under ``audit/``): those check the user's inputs and say
+    what to fix.  A ValueError raised inside a library is an internal error."""
+    if isinstance(exc, FileNotFoundError):
+        return True
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_PACKAGE)
 
 
 def _user_error(message: str, debug: bool) -> int:

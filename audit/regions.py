@@ -129,6 +129,9 @@ CLOSE_FRACTION, OPEN_FRACTION = 5 / 128, 7 / 128
 LINE_FRACTION, ARC_REACH, EDGE_SHIFT = 0.6, 0.4, 1.0
 SCALP_FRACTION, RIM_TRIGGER, RIM_STEP = 0.12, 0.13, 0.03
 TISSUE_FRACTION = 0.5
+MIN_CONTRAST = 1e-4
+"""An image whose intensities (off the padding) span less than this is blank: no head, all background
+(Otsu's threshold cannot even be computed on a range at float32's resolution)."""
 
 
 def _disk(diameter: float) -> np.ndarray:
@@ -145,7 +148,8 @@ def _edge_distance(mask: np.ndarray, beyond: np.ndarray | None = None) -> np.nda
 
     inside = mask if beyond is None else mask | beyond
     padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)
-    return cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    # With no edge at all (a mask filling the image) OpenCV returns a huge distance: cap at the side.
+    return np.minimum(cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1], float(max(mask.shape)))
 
 
 def _head_radius(head: np.ndarray, beyond: np.ndarray) -> float:
@@ -234,7 +238,8 @@ def _peel_rim(head: np.ndarray, g: np.ndarray) -> np.ndarray:
 def estimate_regions(image: np.ndarray) -> np.ndarray:
     """Region indices (H, W) of :data:`REGIONS` for an image without ground truth.
 
-    image : (H, W) or (H, W, C) in [0, 1].
+    image : (H, W) or (H, W, C) in [0, 1]; NaN or infinite pixels are read as the darkest finite value,
+    and an image spanning less than ``MIN_CONTRAST`` is all background.
 
     - padding: constant bars at the edges (:func:`_padding_mask`);
     - head: frame lines (:func:`_frame_lines`) set to the image's 10th percentile; pixels of the
@@ -256,11 +261,14 @@ def estimate_regions(image: np.ndarray) -> np.ndarray:
 
     g = np.asarray(image, np.float32)
     g = g.mean(axis=-1) if g.ndim == 3 else g
+    finite = np.isfinite(g)
+    if not finite.all():  # NaN / inf pixels carry no intensity: the darkest finite value stands in
+        g = np.where(finite, g, float(g[finite].min()) if finite.any() else 0.0)
     pad = _padding_mask(g)
     out = np.full(g.shape, REGIONS.index("background"), np.uint8)
     out[pad] = REGIONS.index("padding")
-    if pad.all() or np.ptp(g[~pad]) == 0:
-        return out
+    if pad.all() or np.ptp(g[~pad]) < MIN_CONTRAST:
+        return out  # a blank (uniform) image: no head to find
     unframed = g.copy()
     unframed[_frame_lines(g, pad)] = float(np.percentile(g[~pad], 10))
     smooth = cv2.GaussianBlur(unframed, (0, 0), HEAD_SMOOTH)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kurtosis, skew
 
 from audit.checks.base import Check, CheckContext, CheckResult
 from audit.checks.registry import register
@@ -45,9 +44,17 @@ def _mean(values: np.ndarray) -> float:
 
 
 def _moments(values: np.ndarray) -> tuple[float, float, float, float]:
-    if values.size < 4 or np.ptp(values) == 0:
+    """Mean, SD, skewness m3 / m2^1.5 and excess kurtosis m4 / m2^2 - 3 (central moments m_k, the
+    biased estimates, as ``scipy.stats.skew`` / ``kurtosis`` with their defaults); shape moments are 0
+    for fewer than 4 values or a spread below 1e-6 (nearly constant: they would be rounding noise)."""
+    values = np.asarray(values, np.float64)
+    if values.size < 4:
         return _mean(values), 0.0, 0.0, 0.0
-    return float(values.mean()), float(values.std()), float(skew(values)), float(kurtosis(values))
+    d = values - values.mean()
+    m2 = float(np.mean(d**2))
+    if m2 < 1e-12:
+        return float(values.mean()), float(np.sqrt(m2)), 0.0, 0.0
+    return float(values.mean()), float(np.sqrt(m2)), float(np.mean(d**3) / m2**1.5), float(np.mean(d**4) / m2**2 - 3)
 
 
 def acquisition_features(images: np.ndarray, regions: np.ndarray | None, meta: pd.DataFrame | None) -> pd.DataFrame:

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Dataset", "Rows", "assemble", "load_dataset", "save_dataset", "split_by_group", "split_indices"]
+__all__ = [
+    "Dataset", "Rows", "assemble", "finite_pixels", "load_dataset", "save_dataset", "split_by_group", "split_indices",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,19 @@ class Rows:
             raise TypeError("Rows supports slices only")
         x = np.asarray(self.array[self.index[key]])
         return self.transform(x) if self.transform is not None else x
+
+
+def finite_pixels(img: np.ndarray, fill: float | None = None) -> tuple[np.ndarray, int]:
+    """``img`` with its NaN and infinite pixels set to ``fill`` (default: the darkest finite value),
+    and how many there were.  ValueError when no pixel is finite: such a file holds no image."""
+    img = np.asarray(img, np.float32)
+    finite = np.isfinite(img)
+    bad = int(finite.size - np.count_nonzero(finite))
+    if not bad:
+        return img, 0
+    if not finite.any():
+        raise ValueError("no finite pixel values (all NaN or infinite)")
+    return np.where(finite, img, float(img[finite].min()) if fill is None else fill).astype(np.float32), bad
 
 
 def split_indices(

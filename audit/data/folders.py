@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from audit.data.dataset import Dataset, assemble
+from audit.data.dataset import Dataset, assemble, finite_pixels
 
 __all__ = [
     "DEFAULT_CLASS_MAP", "IMAGE_SUFFIXES", "class_map_from", "class_order", "fit_mask_to_size", "fit_to_size",
@@ -45,23 +45,47 @@ _NEGATIVE = ("healthy", "notumor")
 
 
 def read_image(path: Path) -> np.ndarray:
-    """(H, W) float32 grayscale in [0, 1]; RGBA is composited over black.  ValueError if unreadable."""
+    """(H, W) float32 grayscale in [0, 1]; RGBA is composited over black.  ValueError if unreadable.
+
+    8- and 16-bit images are divided by their type's maximum.  Floating-point images (e.g. float
+    TIFF) keep their values when they lie in [0, 1] and are otherwise scaled from their own
+    minimum and maximum to [0, 1]; NaN and infinite pixels become the darkest finite value
+    (:func:`~audit.data.dataset.finite_pixels`; how many is in the metadata, ``nonfinite_pixels``).
+    """
+    return _read_image(path)[0]
+
+
+def _read_image(path: Path) -> tuple[np.ndarray, int]:
+    """:func:`read_image` and the number of non-finite pixels it replaced."""
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None or raw.size == 0:
         raise ValueError("not a readable image")
+    bad = 0
     if raw.dtype == np.uint8:
         img = raw.astype(np.float32) / 255
     elif raw.dtype == np.uint16:
         img = raw.astype(np.float32) / 65535
+    elif raw.dtype.kind in "iu":  # other integer types (int16, int32): scaled from their own range
+        img = _to_unit(raw.astype(np.float32))
     else:
-        img = np.clip(raw.astype(np.float32), 0, 1)
+        img, bad = finite_pixels(raw)
+        img = _to_unit(img)
     if img.ndim == 3 and img.shape[2] == 4:
         img = img[..., :3] * img[..., 3:4]
     if img.ndim == 3 and img.shape[2] == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     elif img.ndim == 3:
         img = img[..., 0]
-    return img
+    return img, bad
+
+
+def _to_unit(img: np.ndarray) -> np.ndarray:
+    """``img`` unchanged when within [0, 1], else scaled from its minimum and maximum (a constant
+    image outside [0, 1] becomes all zeros)."""
+    lo, hi = float(img.min()), float(img.max())
+    if lo >= 0 and hi <= 1:
+        return img
+    return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
 
 
 def fit_to_size(img: np.ndarray, size: int, how: str) -> tuple[np.ndarray, dict]:
@@ -188,12 +212,13 @@ def load_folder_dataset(cfg, rng: np.random.Generator) -> Dataset:
     for k, (path, label, split) in enumerate(items):
         rel = str(path.relative_to(root))
         try:
-            img, info = fit_to_size(read_image(path), cfg.image_size, cfg.resize)
+            raw, bad = _read_image(path)
+            img, info = fit_to_size(raw, cfg.image_size, cfg.resize)
         except ValueError as exc:
             skipped.append({"source": rel, "reason": str(exc)})
             continue
         images.append(img)
-        row = {"id": rel, "class": label, "folder": path.parent.name, **info}
+        row = {"id": rel, "class": label, "folder": path.parent.name, **info, "nonfinite_pixels": bad}
         if patients is not None:
             row["patient"] = patients[k]
         rows.append(row)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audit.data.dataset import Dataset, assemble
+from audit.data.dataset import Dataset, assemble, finite_pixels
 from audit.data.folders import fit_mask_to_size, fit_to_size
 
 __all__ = ["MODALITY_ALIASES", "find_cases", "load_nifti_dataset"]
@@ -80,6 +80,10 @@ def _read_volume(path: Path) -> np.ndarray:
         vol = vol[..., 0]
     if vol.ndim != 3:
         raise ValueError(f"{path.name}: volume of shape {vol.shape}, expected 3-D")
+    try:
+        vol, _ = finite_pixels(vol, fill=0.0)  # NaN / inf voxels (some converters write them outside the head)
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: {exc}") from None
     return vol
 
 
