@@ -73,6 +73,11 @@ class DataConfig:
     """Tumor kinds drawn for the binary tumor class."""
     tumor_fraction: float = 0.5
     """Share of tumor slices (binary only; four classes are balanced)."""
+    anatomy: Literal["mni152", "colin27"] = "mni152"
+    """The phantoms' head (source = "synthetic"): the MNI152 average brain with shells of CSF, skull and
+    scalp grown around it, or Colin27's real head (Debian's mricron-data; :mod:`audit.data.anatomy`)."""
+    skull: Literal["present", "stripped"] = "present"
+    """present: the head with skull and scalp; stripped: brain extracted, black outside (as BraTS)."""
     plane: Literal["axial", "coronal", "sagittal"] = "axial"
     levels: tuple[float, ...] = (0.35, 0.8)
     """Slice levels as fractions of the brain's extent along the plane's axis (low, high)."""

@@ -47,7 +47,8 @@ __all__ = [
 ]
 
 OFF_TARGET: tuple[str, ...] = ("skull_band", "background", "padding", "artifact")
-"""Regions that are not brain anatomy; their summed energy is ``energy_off_target``."""
+"""Regions that are not brain anatomy; their summed energy is ``energy_off_target``.  Anatomy is brain +
+tumor; ``brain_edge`` (skull-stripped images: cortex or the stripping contour) is neither, reported apart."""
 
 NEGATIVE_CLASSES: frozenset[str] = frozenset({"healthy", "notumor", "no_tumor", "normal"})
 """Class names meaning "no finding": a map explaining the absence of a tumor has nothing to point

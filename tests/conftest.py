@@ -33,3 +33,16 @@ def quick_copy(quick_run, tmp_path):
     cfg, out, _ = quick_run
     shutil.copytree(out / "cache", tmp_path / "cache")
     return cfg, tmp_path
+
+
+@pytest.fixture(scope="session")
+def colin27():
+    """Colin27's derived anatomy (Debian's mricron-data, which `make test` installs).  Without the
+    package the test is skipped with the reason, except under CI=true, where it fails."""
+    from audit.data.anatomy import colin27_dir, load_anatomy
+
+    if not (colin27_dir() / "ch2.nii.gz").is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{colin27_dir()}/ch2.nii.gz missing under CI: `make test` installs mricron-data")
+        pytest.skip(f"Colin27 not installed ({colin27_dir()}): sudo apt-get install mricron-data")
+    return load_anatomy("colin27")

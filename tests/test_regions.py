@@ -93,3 +93,75 @@ def test_head_radius_of_a_head_cut_by_the_image_border():
     area_radius = np.sqrt(cut.sum() / np.pi)
     assert area_radius < 36
     assert _head_radius(cut.astype(bool), none) == pytest.approx(40, abs=1.0)
+
+
+def test_brain_edge_is_the_outer_band_of_a_stripped_brain_and_only_there():
+    from audit.data.labels import LABELS
+
+    rr, cc = np.mgrid[:64, :64]
+    disk = np.hypot(rr - 32, cc - 32) <= 20  # radius ~20 px: edge band round(0.05 x 20) = 1 px
+    stripped = np.where(disk, LABELS["grey_matter"], LABELS["background"]).astype(np.uint8)
+    with_skull = stripped.copy()
+    with_skull[(np.hypot(rr - 32, cc - 32) > 20) & (np.hypot(rr - 32, cc - 32) <= 24)] = LABELS["skull"]
+    out = regions_from_label_maps(np.stack([stripped, with_skull]))
+    edge = REGIONS.index("brain_edge")
+    import cv2
+
+    dist = cv2.distanceTransform(np.pad(disk, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    np.testing.assert_array_equal(out[0] == edge, disk & (dist <= 1))
+    assert not (out[1] == edge).any() and (out[1] == SKULL).sum() > 0
+
+
+@pytest.fixture(scope="module")
+def colin27_real(colin27):
+    """Real axial Colin27 slices (not phantoms), 96 px, with skull and skull-stripped (BET applied)."""
+    from audit.data.anatomy import colin27_slices
+    from audit.data.labels import LABELS
+
+    out = {}
+    for stripped in (False, True):
+        images, labels = colin27_slices(size=96, stripped=stripped)
+        est = np.stack([estimate_regions(img) for img in images])
+        bet = labels == LABELS["grey_matter"]
+        out[stripped] = (est, regions_from_label_maps(labels), bet)
+    return out
+
+
+def test_regions_on_real_colin27_slices_with_skull(colin27_real):
+    # Issue 18: head Dice >= 0.95, brain >= 0.90 against ch2bet, on a real head no setting was chosen on.
+    est, truth, bet = colin27_real[False]
+    q = estimate_quality(est, truth)
+    assert q["head_dice"].mean() >= 0.95
+    brain_est = np.isin(est, [BRAIN, TUMOR, REGIONS.index("brain_edge")])
+    dice = [2 * (e & t).sum() / (e.sum() + t.sum()) for e, t in zip(brain_est, bet, strict=True)]
+    assert np.mean(dice) >= 0.90
+    assert not q["stripped_estimated"].any()  # the skull is seen on every slice
+
+
+def test_regions_on_real_skull_stripped_colin27_slices(colin27_real):
+    # Issue 18: at most 5% of brain tissue labelled skull band (23% before stripped heads were detected).
+    est, truth, _ = colin27_real[True]
+    q = estimate_quality(est, truth)
+    assert q["brain_in_skull_band_pooled"] <= 0.05
+    assert q["stripped_estimated"].all() and q["head_dice"].mean() >= 0.95
+
+
+def test_skull_stripped_phantoms_are_told_from_heads_with_skull_on_held_out_draws():
+    # STRIPPED detection was chosen on MNI152 seed 0; seed 2 was never looked at.
+    from audit.config import DataConfig
+    from audit.data.synthetic import generate_dataset
+
+    found, ghost = {}, {}
+    for skull in ("present", "stripped"):
+        cfg = DataConfig(n_images=120, image_size=96, contrasts=("t1", "t1c", "t2", "flair"), skull=skull,
+                         artifacts=("marker", "zoom", "noise", "ghost"), marker_p=0.5, zoom_p=0.2, noise_p=0.2,
+                         ghost_p=0.3, n_sites=3, site_marker=True)  # fmt: skip
+        ds = generate_dataset(cfg, np.random.default_rng(2))
+        est = np.stack([estimate_regions(img) for img in ds.images])
+        found[skull] = estimate_quality(est, regions_from_label_maps(ds.label_maps))
+        ghost[skull] = ds.meta["ghost"].to_numpy(bool)
+    assert found["present"]["stripped_estimated"].mean() <= 0.05
+    # A ghost rim drawn outside a stripped brain (bright ring, dark gap, brain) reads as scalp over
+    # bone: measured 0.69 of those found (docs/real_anatomy.md); every other stripped image is.
+    assert found["stripped"]["stripped_estimated"][~ghost["stripped"]].mean() >= 0.95
+    assert found["stripped"]["brain_in_skull_band"][~ghost["stripped"]].mean() <= 0.05

@@ -96,8 +96,10 @@ def _odd_folder(root) -> int:
     _write(test / "Brain Tumor" / "nan.tiff", nan)
     _write(test / "Healthy" / "inf.tiff", np.where(np.isnan(nan), np.inf, nan).astype(np.float32))
     _write(test / "Healthy" / "sixteen.png", (np.where(disk, 0.5, 0.0) * 65535).astype(np.uint16))
-    _write(test / "Brain Tumor" / "rgba.png", np.dstack([np.full((48, 48, 3), 200), np.full((48, 48), 90)]).astype(np.uint8))
-    _write(test / "Healthy" / "coloured.png", np.dstack([np.zeros((48, 48)), disk * 255, np.full((48, 48), 40)]).astype(np.uint8))
+    rgba = np.dstack([np.full((48, 48, 3), 200), np.full((48, 48), 90)]).astype(np.uint8)
+    _write(test / "Brain Tumor" / "rgba.png", rgba)
+    coloured = np.dstack([np.zeros((48, 48)), disk * 255, np.full((48, 48), 40)]).astype(np.uint8)
+    _write(test / "Healthy" / "coloured.png", coloured)
     _write(test / "Healthy" / "all_nan.tiff", np.full((48, 48), np.nan, np.float32))
     return int(np.isnan(nan).sum())
 

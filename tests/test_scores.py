@@ -25,7 +25,7 @@ BRAIN, TUMOR, SKULL, BG, PAD, ART = range(6)
 
 
 def test_region_order_is_the_documented_one():
-    assert REGIONS == ("brain", "tumor", "skull_band", "background", "padding", "artifact")
+    assert REGIONS == ("brain", "tumor", "skull_band", "background", "padding", "artifact", "brain_edge")
 
 
 def test_uniform_map_energy_equals_area():

@@ -187,3 +187,29 @@ def test_export_round_trip(tmp_path):
 def test_invalid_knobs_are_clear_errors(kw, match):
     with pytest.raises(ValueError, match=match):
         make(4, 48, **kw)
+
+
+@pytest.mark.parametrize("anatomy_name", ["mni152", "colin27"])
+def test_skull_stripped_phantoms_are_brain_only_and_black_outside(anatomy_name, request):
+    if anatomy_name == "colin27":
+        request.getfixturevalue("colin27")
+    ds = make(16, 96, seed=3, anatomy=anatomy_name, skull="stripped")
+    head = np.isin(ds.label_maps, [LABELS["skull"], LABELS["scalp"]])
+    assert not head.any()
+    background = ds.label_maps == LABELS["background"]
+    assert (ds.images[..., 0][background] == 0).all()  # masked: exactly 0, no noise
+    assert all(np.isin(lab, BRAIN).sum() > 1000 for lab in ds.label_maps)
+    assert (ds.meta["tumor_area"] > 0).sum() == ds.labels.sum()  # tumors kept inside the mask
+    with_skull = make(16, 96, seed=3, anatomy=anatomy_name)
+    np.testing.assert_array_equal(ds.labels, with_skull.labels)
+
+
+def test_colin27_phantoms_have_its_real_skull_and_scalp_and_are_reproducible(colin27):
+    ds = make(12, 96, seed=4, anatomy="colin27", artifacts=("marker",), marker_p=1.0)
+    for lab in ds.label_maps:
+        assert (lab == LABELS["skull"]).sum() > 100 and (lab == LABELS["scalp"]).sum() > 100
+        assert np.isin(lab, BRAIN).sum() > 1000
+    again = make(12, 96, seed=4, anatomy="colin27", artifacts=("marker",), marker_p=1.0)
+    np.testing.assert_array_equal(ds.images, again.images)
+    mni = make(12, 96, seed=4, artifacts=("marker",), marker_p=1.0)
+    assert not np.array_equal(ds.label_maps, mni.label_maps)  # another head

@@ -31,7 +31,7 @@ from audit.regions import REGIONS
 
 __all__ = ["AcquisitionTransfer", "acquisition_statistics", "transfer_acquisition"]
 
-_HEAD = [REGIONS.index(r) for r in ("brain", "tumor", "skull_band")]
+_HEAD = [REGIONS.index(r) for r in ("brain", "tumor", "skull_band", "brain_edge")]
 _BACKGROUND = REGIONS.index("background")
 _DARK = 0.02
 _RAYLEIGH = float(np.sqrt(2 - np.pi / 2))

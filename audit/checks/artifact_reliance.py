@@ -27,7 +27,7 @@ from audit.regions import REGIONS
 __all__ = ["ArtifactReliance", "fill_regions"]
 
 _NON_ANATOMY = [REGIONS.index(r) for r in ("artifact", "padding", "background")]
-_BRAIN = [REGIONS.index(r) for r in ("brain", "tumor")]
+_BRAIN = [REGIONS.index(r) for r in ("brain", "tumor", "brain_edge")]
 
 
 def _noisy_linear(img: np.ndarray, mask: np.ndarray, rng: np.random.Generator, iterations: int = 200) -> np.ndarray:

@@ -34,7 +34,7 @@ from audit.regions import REGIONS
 
 __all__ = ["ShortcutProbe", "acquisition_features"]
 
-_ANATOMY = [REGIONS.index(r) for r in ("brain", "tumor")]
+_ANATOMY = [REGIONS.index(r) for r in ("brain", "tumor", "brain_edge")]
 _SKULL = REGIONS.index("skull_band")
 _META = ("orig_height", "orig_width", "orig_aspect", "padding")
 

@@ -82,8 +82,14 @@ def render_slice(
     shift_mm: np.ndarray | None = None,
     gain: float = 1.0,
     noise_sigma: float = 0.025,
+    stripped: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """One slice before artifacts.
+
+    The head around the brain is the anatomy's own (Colin27's segmented layers) or, for MNI152, CSF,
+    skull and scalp grown as shells of smoothly varying thickness.  ``stripped``: skull-stripped, as
+    in BraTS: everything but brain and tumor is background, exactly 0 (no noise), as after brain
+    extraction and masking.
 
     Returns
     -------
@@ -91,13 +97,23 @@ def render_slice(
     labels : (size, size) uint8 codes of :data:`LABELS`.
     info : geometry and tumor metadata.
     """
-    gm, wm, csf, inside, outside = np.moveaxis(anat.plane_stack(plane)[level].astype(np.float32), -1, 0)
+    fields = np.moveaxis(anat.plane_stack(plane)[level].astype(np.float32), -1, 0)
+    gm, wm, csf, inside, outside = fields[:5]
     shape = gm.shape
     brain = inside > 0
-    t_csf = 2.5 + 1.0 * _smooth(rng, shape, 4)
-    t_bone = t_csf + 6.0 + 2.0 * _smooth(rng, shape, 4)
-    t_scalp = t_bone + 5.0 + 2.0 * _smooth(rng, shape, 4)
-    intracranial = brain | (outside <= t_csf)
+    if anat.has_layers:  # the real head's layers
+        ext_csf, bone, marrow, scalp = (f > 0.5 for f in fields[5:9])
+        ext_csf &= ~brain
+    else:  # shells around the template brain
+        t_csf = 2.5 + 1.0 * _smooth(rng, shape, 4)
+        t_bone = t_csf + 6.0 + 2.0 * _smooth(rng, shape, 4)
+        t_scalp = t_bone + 5.0 + 2.0 * _smooth(rng, shape, 4)
+        ext_csf = ~brain & (outside <= t_csf)
+        bone = (outside > t_csf) & (outside <= t_bone)
+        middle = (t_csf + t_bone) / 2
+        marrow = bone & (np.abs(outside - middle) < 0.2 * (t_bone - t_csf))
+        scalp = (outside > t_bone) & (outside <= t_scalp)
+    intracranial = brain | ext_csf
     info: dict = {"tumor_kind": "", "tumor_radius_mm": 0.0, "tumor_center": ""}
 
     masks = None
@@ -128,12 +144,6 @@ def render_slice(
     def value(tissue: str) -> float:
         return intensity(contrast, tissue)
 
-    ext_csf = ~brain & (outside <= t_csf)
-    bone = (outside > t_csf) & (outside <= t_bone)
-    middle = (t_csf + t_bone) / 2
-    marrow = bone & (np.abs(outside - middle) < 0.2 * (t_bone - t_csf))
-    scalp = (outside > t_bone) & (outside <= t_scalp)
-
     tissue = csf * value("csf") + gm * value("grey_matter") + wm * value("white_matter")
     tissue *= 1 + 0.04 * _smooth(rng, shape, 24)  # fine texture
     img = np.where(brain, tissue, 0).astype(np.float32)
@@ -159,6 +169,10 @@ def render_slice(
         lab[masks["enhancing_tumor"]] = LABELS["enhancing_tumor"]
         img[masks["tumor_core"]] = value("tumor_core")
         lab[masks["tumor_core"]] = LABELS["tumor_core"]
+    if stripped:  # brain extraction keeps the brain and the tumor (extra-axial parts included)
+        removed = ~np.isin(lab, _BRAIN_LABELS) | (ext_csf & (lab == LABELS["csf"]))
+        img[removed] = 0
+        lab[removed] = LABELS["background"]
     img = cv2.GaussianBlur(img, (0, 0), 0.6)  # partial volume at tissue borders
 
     # Geometry: output pixel -> native slice position (mm = native pixels), rotated,
@@ -183,6 +197,8 @@ def render_slice(
     out *= gain * np.exp(0.18 * _smooth(rng, (size, size), 3))  # scanner bias field
     n1, n2 = rng.normal(0, noise_sigma, (2, size, size)).astype(np.float32)
     out = np.clip(np.sqrt((out + n1) ** 2 + n2**2), 0, 1).astype(np.float32)  # Rician noise
+    if stripped:
+        out[out_lab == LABELS["background"]] = 0.0  # masked after extraction: no noise outside
     info |= {"rotation": round(theta, 4), "scale": round(scale, 4), "fov_mm": round(fov_mm, 1),
              "shift_mm": ",".join(f"{s:.1f}" for s in shift)}  # fmt: skip
     return out, out_lab, info
@@ -258,7 +274,7 @@ class _Plan:
 
 def _make_image(plan: _Plan, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
     """Image i of the plan, from its own seed: the result does not depend on how work is split."""
-    cfg, anat = plan.cfg, load_anatomy()
+    cfg, anat = plan.cfg, load_anatomy(plan.cfg.anatomy)
     rng = np.random.default_rng(plan.seeds[i])
     site = plan.sites[plan.site_of[i]] if plan.sites else None
     weights = np.asarray(site.contrast_weights) if site else np.ones(len(cfg.contrasts))
@@ -271,7 +287,8 @@ def _make_image(plan: _Plan, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
             ARTIFACTS[a].adjust(render, rng)
             boxes[a] = "global"
     common = {"size": cfg.image_size, "plane": cfg.plane, "contrast": contrast, "gain": site.gain if site else 1.0,
-              "noise_sigma": site.noise_sigma if site else 0.025, **render}  # fmt: skip
+              "noise_sigma": site.noise_sigma if site else 0.025, "stripped": cfg.skull == "stripped",
+              **render}  # fmt: skip
     if plan.kinds[i]:
         image, lab, info = _render_tumor_slice(anat, rng, plan.sampler, plan.kinds[i], cfg, common)
     else:
@@ -345,7 +362,7 @@ def _make_plan(cfg: DataConfig, rng: np.random.Generator, swap_ties: bool) -> _P
     """Everything drawn before any image is rendered: classes, shortcut presence, sites, seeds."""
     class_names = BINARY_CLASSES if cfg.classes == "binary" else FOUR_CLASSES
     _validate(cfg, class_names)
-    anat = load_anatomy()
+    anat = load_anatomy(cfg.anatomy)
     n = cfg.n_images
     class_names, labels, kinds = _class_layout(cfg, n, rng)
     tie_class = cfg.tie_class or ("tumor" if cfg.classes == "binary" else "glioma")

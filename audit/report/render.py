@@ -58,6 +58,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "figure"
 
 
+def _any_area(per_image: pd.DataFrame, region: str) -> bool:
+    column = f"area_{region}"
+    return column in per_image and bool((per_image[column].fillna(0) > 0).any())
+
+
 def _gallery(per_image, order, images, ups, regions, colormap: str, title: str, note: str) -> dict:
     items = []
     for i in order:
@@ -206,7 +211,8 @@ def write_outputs(out: Path, cfg, results: dict, outputs: dict) -> None:
         "samples": samples,
         "galleries": galleries,
         "checks": checks,
-        "regions": list(REGIONS),
+        # brain_edge exists only on skull-stripped images: no empty column on the others
+        "regions": [r for r in REGIONS if r != "brain_edge" or _any_area(per_image, r)],
         "tumor_metrics": list(TUMOR_METRICS),
         "findings": findings.to_dict(orient="split") if len(findings) else None,
         "table_cols": table_cols,
