@@ -1,10 +1,12 @@
 """Benchmark mode: does the audit catch the shortcuts we planted?
 
-For every planted shortcut (an artifact of the phantom generator, or ``"site"``: scanner sites
-with their burned-in names) and every label-tie strength p in ``[benchmark]``, one model is
-trained on phantoms where that shortcut alone follows the tumor class with strength p (a
-*cell*), and the audit runs on it once per CAM method.  The methods of a cell share one stage
-cache, so data and model are made once; every stage is cached and a stopped benchmark resumes.
+For every phantom head (``benchmark.anatomies``: MNI152, Colin27) and skull mode
+(``benchmark.skulls``: with skull, skull-stripped), every planted shortcut (an artifact of the
+phantom generator, or ``"site"``: scanner sites with their burned-in names) and every label-tie
+strength p in ``[benchmark]``, one model is trained on phantoms where that shortcut alone follows
+the tumor class with strength p (a *cell*), and the audit runs on it once per CAM method.  The
+methods of a cell share one stage cache, so data and model are made once; every stage is cached
+and a stopped benchmark resumes.
 
 Ground truth, measured for every model, not assumed:
 
@@ -45,7 +47,9 @@ from audit.config import BenchmarkConfig, Config
 from audit.io import write_text_atomic
 from audit.progress import say
 
-__all__ = ["SITE", "cell_config", "detection_table", "measure_reliance", "quick_config", "run_benchmark"]
+__all__ = [
+    "SITE", "Cell", "cell_config", "cells_of", "detection_table", "measure_reliance", "quick_config", "run_benchmark",
+]  # fmt: skip
 
 SITE = "site"
 RELIANCE_VERSION = 2  # bump when measure_reliance changes, so cached reliance.json files are redone
@@ -64,7 +68,7 @@ def quick_config(cfg: Config) -> Config:
         scores=r(cfg.scores, bootstrap=200),
         report=r(cfg.report, gallery_size=2),
         benchmark=r(cfg.benchmark, artifacts=("marker", SITE), strengths=(0.0, 1.0), methods=("hirescam", "gradcam"),
-                    bootstrap=200),
+                    anatomies=("mni152",), skulls=("present",), bootstrap=200),
     )  # fmt: skip
 
 
@@ -82,6 +86,14 @@ def validate(cfg: Config) -> None:
     unknown = [a for a in b.artifacts if a not in ARTIFACTS and a != SITE]
     if unknown:
         raise ValueError(f"benchmark.artifacts: unknown {unknown}; available: {', '.join([*ARTIFACTS, SITE])}")
+    from audit.data.anatomy import ANATOMIES
+
+    unknown = [a for a in b.anatomies if a not in ANATOMIES]
+    if unknown or not b.anatomies:
+        raise ValueError(f"benchmark.anatomies: unknown or empty {unknown or []}; available: {', '.join(ANATOMIES)}")
+    unknown = [s for s in b.skulls if s not in ("present", "stripped")]
+    if unknown or not b.skulls:
+        raise ValueError(f"benchmark.skulls: unknown or empty {unknown or []}; available: present, stripped")
     bad = [p for p in b.strengths if not 0 <= p <= 1]
     if bad or not b.strengths:
         raise ValueError(f"benchmark.strengths must be a non-empty list of values in [0, 1], got {list(b.strengths)}")
@@ -98,21 +110,39 @@ MIN_LEARNT = 0.8
 ``mixed`` verdict on a model at chance (rule 0) is not specificity."""
 
 
-def cell_name(artifact: str, p: float) -> str:
-    return f"{artifact}-p{p:g}"
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One cell of the matrix: a head, a skull mode, a planted shortcut and its tie strength."""
+
+    anatomy: str
+    skull: str
+    artifact: str
+    p: float
+
+    @property
+    def name(self) -> str:
+        """Folder and display name, e.g. ``colin27-stripped-marker-p1``."""
+        return f"{self.anatomy}-{self.skull}-{self.artifact}-p{self.p:g}"
 
 
-def cell_config(cfg: Config, artifact: str, p: float, method: str) -> Config:
-    """The audit of one cell with one method: the experiment's settings with ``artifact`` (or two
-    sites) as the only shortcut, tied with strength ``p``, and every other artifact absent."""
+def cells_of(b: BenchmarkConfig) -> list[Cell]:
+    """The matrix in run order: anatomy, then skull mode, then shortcut, then strength."""
+    return [Cell(a, s, art, p) for a in b.anatomies for s in b.skulls for art in b.artifacts for p in b.strengths]
+
+
+def cell_config(cfg: Config, cell: Cell, method: str) -> Config:
+    """The audit of one cell with one method: the experiment's settings on the cell's head and skull
+    mode, with its artifact (or two sites) as the only shortcut, tied with strength ``p``, and every
+    other artifact absent."""
     r = dataclasses.replace
-    if artifact == SITE:
-        data = r(cfg.data, artifacts=(), n_sites=2, site_p=float(p))
+    head = {"anatomy": cell.anatomy, "skull": cell.skull}
+    if cell.artifact == SITE:
+        data = r(cfg.data, artifacts=(), n_sites=2, site_p=float(cell.p), **head)
     else:
-        data = r(cfg.data, artifacts=(artifact,), n_sites=0, **{f"{artifact}_p": float(p)})
+        data = r(cfg.data, artifacts=(cell.artifact,), n_sites=0, **{f"{cell.artifact}_p": float(cell.p)}, **head)
     return r(
         cfg,
-        experiment=r(cfg.experiment, name=f"{cfg.experiment.name}-{cell_name(artifact, p)}"),
+        experiment=r(cfg.experiment, name=f"{cfg.experiment.name}-{cell.name}"),
         data=data,
         cam=r(cfg.cam, method=method, panel=(method,)),  # the verdict of this one method
         benchmark=BenchmarkConfig(),
@@ -198,13 +228,16 @@ def _spearman(x: pd.Series, y: pd.Series) -> float:
 
 
 def detection_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per method and signal: sensitivity (flagged | relies), on strong reliance, specificity
+    """Per head (anatomy, skull mode, when the rows have them), method and signal: sensitivity
+    (flagged | relies), on strong reliance, specificity
     (not flagged | does not rely), with counts, over the cells whose model learnt the task
     (``learnt``; the others are listed apart); NaN where a group is empty.  The verdict's rows
     add ``anatomy_at_p0``: the share of p = 0 models (nothing to rely on) called ``anatomy``."""
     table = []
     rows = rows[rows["learnt"].astype(bool)] if "learnt" in rows else rows
-    for method, sub in rows.groupby("method", sort=False):
+    keys = [k for k in ("anatomy", "skull") if k in rows] + ["method"]
+    for group, sub in rows.groupby(keys, sort=False):
+        head = dict(zip(keys, group if isinstance(group, tuple) else (group,), strict=True))
         p0 = sub[sub["p"] == 0] if "p" in sub else sub.iloc[:0]
         anatomy_p0 = float((p0["verdict"] == "anatomy").mean()) if len(p0) else math.nan
         reliant, strong = sub["reliant"].astype(bool), sub["strong"].astype(bool)
@@ -215,7 +248,7 @@ def detection_table(rows: pd.DataFrame) -> pd.DataFrame:
                 return float(x.mean()) if len(x) else math.nan
 
             table.append({
-                "method": method, "signal": name,
+                **head, "signal": name,
                 "sensitivity": share(flag[reliant]), "n_reliant": int(reliant.sum()),
                 "sensitivity_strong": share(flag[strong]), "n_strong": int(strong.sum()),
                 "specificity": share(~flag[~reliant]), "n_not_reliant": int((~reliant).sum()),
@@ -237,12 +270,12 @@ def correlations(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _cell_reliance(cfg: Config, artifact: str, p: float, cell_dir: Path, cache: Path) -> dict:
+def _cell_reliance(cfg: Config, cell: Cell, cell_dir: Path, cache: Path) -> dict:
     """The cell's reliance, from ``reliance.json`` when it was measured on this very model."""
     from audit.pipeline import cached_outputs, stage_keys
 
     first_method = cfg.benchmark.methods[0]
-    c = cell_config(cfg, artifact, p, first_method)
+    c = cell_config(cfg, cell, first_method)
     key = {"train": stage_keys(c)["train"], "version": RELIANCE_VERSION, "bootstrap": cfg.benchmark.bootstrap,
            "strong_drop": cfg.benchmark.strong_drop}  # fmt: skip
     path = cell_dir / "reliance.json"
@@ -292,21 +325,20 @@ def run_benchmark(cfg: Config, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     rows, examples, seconds = [], {}, {}
-    cells = [(a, p) for a in b.artifacts for p in b.strengths]
-    for k, (artifact, p) in enumerate(cells, 1):
-        name = cell_name(artifact, p)
+    cells = cells_of(b)
+    for k, cell in enumerate(cells, 1):
+        name = cell.name
         cell_dir, t0 = out / "cells" / name, time.perf_counter()
         cache = cell_dir / "cache"
         say(f"[benchmark] cell {k}/{len(cells)}: {name}")
         for method in b.methods:
-            c = cell_config(cfg, artifact, p, method)
-            result = run_pipeline(c, cell_dir / method, cache=cache)
-            rows.append({"artifact": artifact, "p": p, "method": method, **_outcome(result.results),
+            result = run_pipeline(cell_config(cfg, cell, method), cell_dir / method, cache=cache)
+            rows.append({"cell": name, **dataclasses.asdict(cell), "method": method, **_outcome(result.results),
                          "report": f"cells/{name}/{method}/report.html"})  # fmt: skip
-        reliance = _cell_reliance(cfg, artifact, p, cell_dir, cache)
+        reliance = _cell_reliance(cfg, cell, cell_dir, cache)
         for row in rows[-len(b.methods) :]:
             row.update(reliance)
-        examples[name] = _example(cell_config(cfg, artifact, p, b.methods[0]), cell_dir / b.methods[0], cache)
+        examples[name] = _example(cell_config(cfg, cell, b.methods[0]), cell_dir / b.methods[0], cache)
         seconds[name] = time.perf_counter() - t0
         say(f"[benchmark] {name}: drop {reliance['drop']:+.3f} [{reliance['drop_ci_low']:+.3f}, "
             f"{reliance['drop_ci_high']:+.3f}]; verdicts {', '.join(r['verdict'] for r in rows[-len(b.methods):])}; "
@@ -324,12 +356,24 @@ def run_benchmark(cfg: Config, out: Path) -> dict:
         "default_method": default,
     }
     untrained = frame[~frame["learnt"]]
-    summary["untrained_cells"] = sorted(
-        {cell_name(a, p) for a, p in zip(untrained["artifact"], untrained["p"], strict=True)}
-    )
+    summary["untrained_cells"] = sorted(set(untrained["cell"]))
     learnt_p0 = frame[(frame["p"] == 0) & frame["learnt"]]
     summary["anatomy_at_p0"] = {
         m: float((g["verdict"] == "anatomy").mean()) for m, g in learnt_p0.groupby("method", sort=False)
+    }
+    summary["by_head"] = {
+        f"{a}-{s}": {
+            "strong_cells": int(g.loc[g["method"] == default, "strong"].sum()),
+            "strong_flagged_by_default_method": bool(
+                (g.loc[(g["method"] == default) & g["strong"], "verdict"] == "artifact").all()
+            ),
+            "artifact_verdicts_at_p0": int(((g["p"] == 0) & (g["verdict"] == "artifact")).sum()),
+            "anatomy_at_p0": {
+                m: float((h["verdict"] == "anatomy").mean())
+                for m, h in g[(g["p"] == 0) & g["learnt"]].groupby("method", sort=False)
+            },
+        }
+        for (a, s), g in frame.groupby(["anatomy", "skull"], sort=False)
     }
     summary["done"] = (
         summary["strong_flagged_by_default_method"] and summary["artifact_verdicts_at_p0"] == 0 and not len(untrained)
@@ -365,24 +409,29 @@ def _write_html(out: Path, report: dict, frame: pd.DataFrame, detection, rho, ex
 
     b = report["config"]
     matrix = []
-    for artifact in b["artifacts"]:
+    several = len(b["anatomies"]) * len(b["skulls"]) > 1
+    for head, artifact in [((a, s), art) for a in b["anatomies"] for s in b["skulls"] for art in b["artifacts"]]:
         cells = []
         for p in b["strengths"]:
-            sub = frame[(frame["artifact"] == artifact) & (frame["p"] == p)]
+            cell = Cell(*head, artifact, p)
+            sub = frame[frame["cell"] == cell.name]
             first = sub.iloc[0]
             cells.append({
                 "p": p, "drop": first["drop"], "low": first["drop_ci_low"], "high": first["drop_ci_high"],
                 "strong": bool(first["strong"]), "reliant": bool(first["reliant"]),
                 "accuracy": first["accuracy_tied"],
                 "verdicts": list(zip(sub["method"].map(TITLES), sub["verdict"], sub["report"], strict=True)),
-                "examples": examples.get(cell_name(artifact, p), []),
+                "examples": examples.get(cell.name, []),
             })  # fmt: skip
-        matrix.append({"artifact": artifact, "cells": cells})
+        matrix.append({"artifact": f"{artifact} ({head[0]}, skull {head[1]})" if several else artifact, "cells": cells})
     html = render_html(
         {
             "b": report,
             "matrix": matrix,
-            "detection": detection.assign(method=detection["method"].map(TITLES)).to_dict("records"),
+            "detection": detection.assign(
+                method=[f"{TITLES[m]} ({a}, skull {s})" if several else TITLES[m]
+                        for m, a, s in zip(detection["method"], detection["anatomy"], detection["skull"], strict=True)]
+            ).to_dict("records"),  # fmt: skip
             "rho": rho.assign(method=rho["method"].map(TITLES)).to_dict("records"),
         },
         template="benchmark.html",

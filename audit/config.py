@@ -257,6 +257,11 @@ class BenchmarkConfig:
     strengths: tuple[float, ...] = (0.0, 0.5, 0.9, 1.0)
     """Label-tie strengths p: the share of images whose artifact (site) follows the class."""
     methods: tuple[str, ...] = ("gradcam", "gradcam_pp", "hirescam", "layercam", "scorecam", "gradient", "smoothgrad")
+    anatomies: tuple[str, ...] = ("mni152", "colin27")
+    """Phantom heads the matrix is repeated on ([data] anatomy values): the verdict must hold on a real
+    head (Colin27) too, not only on the template it was developed on."""
+    skulls: tuple[str, ...] = ("present",)
+    """Skull modes the matrix is repeated on ([data] skull values: "present", "stripped")."""
     strong_drop: float = 0.20
     """Accuracy drop (tied minus swapped test set) from which reliance counts as strong."""
     bootstrap: int = 1000

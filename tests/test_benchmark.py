@@ -13,7 +13,9 @@ import pytest
 
 from audit.benchmark import (
     SITE,
+    Cell,
     cell_config,
+    cells_of,
     correlations,
     detection_table,
     paired_bootstrap,
@@ -104,20 +106,44 @@ def test_only_cells_whose_model_learnt_count_and_p0_anatomy_share():
     assert (art.anatomy_at_p0, art.n_p0) == (0.5, 2)
 
 
-def test_cell_config_plants_one_shortcut():
+def test_cell_config_plants_one_shortcut_on_the_cells_head():
     cfg = load_config(ROOT / "experiments" / "benchmark.toml")
-    marker = cell_config(cfg, "marker", 0.9, "gradcam_pp")
+    marker = cell_config(cfg, Cell("mni152", "present", "marker", 0.9), "gradcam_pp")
     assert marker.data.artifacts == ("marker",) and marker.data.marker_p == 0.9 and marker.data.n_sites == 0
     assert marker.cam.method == "gradcam_pp" and marker.benchmark == BenchmarkConfig()
-    site = cell_config(cfg, SITE, 0.5, "gradcam")
+    assert (marker.data.anatomy, marker.data.skull) == ("mni152", "present")
+    site = cell_config(cfg, Cell("colin27", "stripped", SITE, 0.5), "gradcam")
     assert site.data.artifacts == () and site.data.n_sites == 2 and site.data.site_p == 0.5
+    assert (site.data.anatomy, site.data.skull) == ("colin27", "stripped")
     # the methods of a cell share data and model: their stage keys agree up to the CAM stage
     from audit.pipeline import stage_keys
 
-    a, b = stage_keys(cell_config(cfg, "zoom", 1.0, "gradcam")), stage_keys(cell_config(cfg, "zoom", 1.0, "gradient"))
+    zoom = Cell("mni152", "present", "zoom", 1.0)
+    a, b = stage_keys(cell_config(cfg, zoom, "gradcam")), stage_keys(cell_config(cfg, zoom, "gradient"))
     assert a["data"] == b["data"] and a["train"] == b["train"] and a["cam"] != b["cam"]
+    other_head = stage_keys(cell_config(cfg, Cell("colin27", "present", "zoom", 1.0), "gradcam"))
+    assert other_head["data"] != a["data"]
     q = quick_config(cfg)
     assert q.benchmark.strengths == (0.0, 1.0) and q.experiment.name == "benchmark-quick"
+    assert q.benchmark.anatomies == ("mni152",) and q.benchmark.skulls == ("present",)
+
+
+def test_cells_run_over_heads_then_shortcuts_and_the_table_is_per_head():
+    b = BenchmarkConfig(artifacts=("marker", SITE), strengths=(0.0, 1.0), anatomies=("mni152", "colin27"),
+                        skulls=("present", "stripped"))  # fmt: skip
+    cells = cells_of(b)
+    assert len(cells) == 16 and cells[0].name == "mni152-present-marker-p0"
+    assert cells[-1].name == "colin27-stripped-site-p1"
+    rows = pd.DataFrame({
+        "anatomy": ["mni152", "mni152", "colin27", "colin27"], "skull": ["present"] * 4,
+        "method": ["gradcam"] * 4, "p": [0.0, 1.0, 0.0, 1.0], "learnt": [True] * 4,
+        "reliant": [False, True, False, True], "strong": [False, True, False, True],
+        "verdict": ["anatomy", "artifact", "mixed", "anatomy"],
+    })  # fmt: skip
+    table = detection_table(rows)
+    art = table[table["signal"] == "verdict is artifact"].set_index("anatomy")
+    assert art.loc["mni152", "sensitivity"] == 1.0 and art.loc["colin27", "sensitivity"] == 0.0
+    assert art.loc["mni152", "anatomy_at_p0"] == 1.0 and art.loc["colin27", "anatomy_at_p0"] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -167,8 +193,9 @@ def test_quick_benchmark_end_to_end(tmp_path):
     assert len(pd.read_csv(out / "benchmark_cells.csv")) == 8
     assert set(pd.read_csv(out / "benchmark_detection.csv")["method"]) == {"hirescam", "gradcam"}
     html = (out / "benchmark.html").read_text()
-    assert "Detection" in html and "cells/site-p1/hirescam/report.html" in html and "data:image/png;base64," in html
-    assert (out / "cells" / "site-p1" / "gradcam" / "report.html").is_file()
+    assert "Detection" in html and "data:image/png;base64," in html
+    assert "cells/mni152-present-site-p1/hirescam/report.html" in html
+    assert (out / "cells" / "mni152-present-site-p1" / "gradcam" / "report.html").is_file()
 
     # Resumable: a second run recomputes nothing (no new cache entries, same numbers).
     entries = sorted(p.name for p in out.glob("cells/*/cache/*"))
