@@ -155,3 +155,26 @@ def _raised(fn) -> BaseException:
     except Exception as exc:  # noqa: BLE001 - the test inspects it
         return exc
     raise AssertionError("expected an exception")
+
+
+def test_nifti_volumes_with_nan_voxels_are_read_finite_and_an_all_nan_volume_is_skipped(tmp_path):
+    import nibabel as nib
+    from test_masked import write_brats_case
+
+    from audit.config import DataConfig
+    from audit.data.nifti import load_nifti_dataset
+
+    for k in range(4):
+        write_brats_case(tmp_path / f"c{k}", f"c{k}", tumor=k % 2 == 0)
+    path = tmp_path / "c0" / "c0_t1ce.nii.gz"
+    vol = np.asarray(nib.load(path).dataobj, np.float32)
+    vol[vol == 0] = np.nan  # NaN outside the head, as some converters write
+    vol[20, 22, 15] = np.inf
+    nib.save(nib.Nifti1Image(vol, np.eye(4)), path)
+    nib.save(nib.Nifti1Image(np.full((40, 44, 30), np.nan, np.float32), np.eye(4)), tmp_path / "c1" / "c1_t1ce.nii.gz")
+    cfg = DataConfig(source="nifti", path=str(tmp_path), image_size=24, min_tumor_area=4, levels=(0.2, 0.8))
+    ds = load_nifti_dataset(cfg, np.random.default_rng(0))
+    assert np.isfinite(ds.images).all() and 0 <= ds.images.min() and ds.images.max() <= 1
+    assert "c0/c0" in set(ds.meta["patient"])
+    reasons = {s["source"]: s["reason"] for s in ds.skipped}
+    assert "no finite pixel values" in reasons["c1/c1"]
