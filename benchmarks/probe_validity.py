@@ -62,43 +62,26 @@ def _auc(images, labels, regions) -> float:
     return float(ShortcutProbe().run(ctx).metrics["auc"])
 
 
-COLIN = "/usr/share/mricron/templates"
-
-
 def colin27_lesions(n: int, rng: np.random.Generator, size: int = 96):
-    """(images (n, size, size, 1), labels, exact regions) from Colin27 slices with a lesion on label 1."""
-    import cv2
-    import nibabel as nib
+    """(images (n, size, size, 1), labels, exact regions) from real Colin27 slices
+    (:func:`audit.data.anatomy.colin27_slices`) with a ring-enhancing lesion in the brain on label 1."""
     from scipy import ndimage
 
+    from audit.data.anatomy import colin27_slices
+    from audit.data.labels import LABELS
     from audit.regions import REGIONS
 
-    head3 = np.asarray(nib.load(f"{COLIN}/ch2.nii.gz").dataobj, np.float32)
-    brain3 = np.asarray(nib.load(f"{COLIN}/ch2bet.nii.gz").dataobj) > 0
-    zs = np.flatnonzero(brain3.any(axis=(0, 1)))
-    lo, hi = zs[0] + 0.35 * (zs[-1] - zs[0]), zs[0] + 0.80 * (zs[-1] - zs[0])
-    levels = np.linspace(lo, hi, 19).round().astype(int)
-    scale = np.percentile(head3[head3 > 0], 99.5)
-    slices = []
-    for z in levels:
-        img = np.clip(np.rot90(head3[:, :, z]) / scale, 0, 1)
-        brain = np.rot90(brain3[:, :, z])
-        side = max(img.shape)
-        pad = [((side - d) // 2, side - d - (side - d) // 2) for d in img.shape]
-        img, brain = np.pad(img, pad), np.pad(brain, pad)
-        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-        brain = cv2.resize(brain.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
-        head = ndimage.binary_fill_holes(img > 0.1) | brain
-        slices.append((img, brain, head))
+    slices, slice_labels = colin27_slices(size=size, n=19)
     labels = np.tile([0, 1], n // 2 + 1)[:n]
     images = np.zeros((n, size, size, 1), np.float32)
     regions = np.zeros((n, size, size), np.uint8)
     rr, cc = np.mgrid[:size, :size]
     for i, y in enumerate(labels):
-        img, brain, head = slices[int(rng.integers(len(slices)))]
-        img = img + rng.normal(0, 0.01, img.shape)  # each draw its own noise
+        k = int(rng.integers(len(slices)))
+        img = slices[k] + rng.normal(0, 0.01, slices[k].shape)  # each draw its own noise
+        brain = slice_labels[k] == LABELS["grey_matter"]
         reg = np.full(img.shape, REGIONS.index("background"), np.uint8)
-        reg[head] = REGIONS.index("skull_band")
+        reg[slice_labels[k] != LABELS["background"]] = REGIONS.index("skull_band")
         reg[brain] = REGIONS.index("brain")
         if y:
             inside = np.argwhere(ndimage.binary_erosion(brain, iterations=8))
@@ -149,9 +132,10 @@ def main() -> None:
                 a_exact, a_est = _auc(images, ds.labels, exact), _auc(images, ds.labels, estimated)
                 old = _whole_image_auc(images, ds.labels)
                 print(f"{signal:14s} {p:4.1f} {seed:4d} {a_exact:18.3f} {a_est:14.3f} {old:24.3f}", flush=True)
-    from pathlib import Path
 
-    if Path(COLIN, "ch2.nii.gz").is_file():
+    from audit.data.anatomy import colin27_dir
+
+    if (colin27_dir() / "ch2.nii.gz").is_file():
         for seed in seeds:
             images, labels, exact = colin27_lesions(n, np.random.default_rng(seed))
             estimated = np.stack([estimate_regions(img) for img in images]).astype(np.uint8)
