@@ -129,6 +129,7 @@ def method_label(summary: dict, cfg: VerdictConfig) -> dict:
         "on_anatomy": on,
         "off_target_majority_share": off,
         "artifact_energy": summary["energy"]["artifact"],
+        "brain_edge_energy": summary["energy"].get("brain_edge", {"mean": float("nan")}),
         "cause": "",
     }
     if n == 0:
@@ -385,6 +386,10 @@ def _summary(label: str, rule: int, ev: dict, cfg: VerdictConfig, titles: dict) 
     art = lv["artifact_energy"]
     if not _nan(art["mean"]) and art["mean"] > 0:
         s.append(f"{ltitle} energy on burned-in artifacts: {_pct(art['mean'])} ({_ci(art)}).")
+    edge = lv.get("brain_edge_energy", {"mean": float("nan")})
+    if not _nan(edge["mean"]) and edge["mean"] > 0:
+        s.append(f"{ltitle} energy on the brain edge of skull-stripped images: {_pct(edge['mean'])} ({_ci(edge)}; "
+                 "cortex or the stripping contour, counted neither as anatomy nor as off target).")  # fmt: skip
     # localisation
     if loc["status"] == "missing":
         s.append(f"Localisation: missing ({loc['why']}).")

@@ -178,3 +178,28 @@ def test_nifti_volumes_with_nan_voxels_are_read_finite_and_an_all_nan_volume_is_
     assert "c0/c0" in set(ds.meta["patient"])
     reasons = {s["source"]: s["reason"] for s in ds.skipped}
     assert "no finite pixel values" in reasons["c1/c1"]
+
+
+def test_a_skull_stripped_audit_reports_the_brain_edge_on_its_own(tmp_path):
+    from audit.config import load_config
+    from audit.pipeline import run_pipeline
+    from audit.results import validate_results
+    from conftest import QUICK
+
+    cfg = load_config(QUICK, ['data.skull="stripped"', "data.n_images=120", 'checks.run=["artifact_reliance"]'])
+    res = run_pipeline(cfg, tmp_path / "out")
+    assert validate_results(res.results) == []
+    import pandas as pd
+
+    per_image = pd.read_csv(tmp_path / "out" / "per_image.csv")
+    assert (per_image["area_brain_edge"] > 0).mean() >= 0.95  # exact regions: every stripped slice has the band
+    assert (per_image["area_skull_band"] == 0).all()
+    overall = res.results["attention"]["overall"]
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "brain_edge" in html
+    assert overall["energy"]["brain_edge"]["mean"] > 0  # reported on its own ...
+    on = overall["energy"]["brain"]["mean"] + overall["energy"]["tumor"]["mean"]
+    off = sum(overall["energy"][r]["mean"] for r in ("skull_band", "background", "padding", "artifact"))
+    assert on + off + overall["energy"]["brain_edge"]["mean"] == pytest.approx(1, abs=0.02)  # ... in neither sum
+    methods = res.results["verdict"]["evidence"]["attention"]["methods"]
+    assert all(v["brain_edge_energy"]["mean"] > 0 for v in methods.values() if v["label"] != "uninformative")

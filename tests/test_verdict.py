@@ -277,3 +277,13 @@ def test_share_of_empty_or_weak_maps():
     assert method_label(empty(80), CFG)["share_empty_or_weak"] == 1.0
     assert method_label(summary(0.9, 0.0, n=80, scored=60), CFG)["share_empty_or_weak"] == 0.25
     assert math.isnan(method_label(summary(NAN, NAN, n=0, scored=0), CFG)["share_empty_or_weak"])
+
+
+def test_brain_edge_energy_is_said_apart_and_never_as_nan():
+    stripped = summary(0.7, 0.05)
+    stripped["energy"]["brain_edge"] = ci(0.2)
+    v = verdict(five(stripped), behaviour("pass"))
+    assert "energy on the brain edge of skull-stripped images: 20%" in v["summary"]
+    assert v["label"] == "anatomy"  # 70% on anatomy, 20% on the edge counted in neither
+    with_skull = verdict(five(summary(0.7, 0.05)), behaviour("pass"))  # no brain_edge entry at all
+    assert "brain edge" not in with_skull["summary"] and "nan" not in with_skull["summary"]
