@@ -429,8 +429,10 @@ def _write_html(out: Path, report: dict, frame: pd.DataFrame, detection, rho, ex
             "b": report,
             "matrix": matrix,
             "detection": detection.assign(
-                method=[f"{TITLES[m]} ({a}, skull {s})" if several else TITLES[m]
-                        for m, a, s in zip(detection["method"], detection["anatomy"], detection["skull"], strict=True)]
+                method=[
+                    f"{TITLES[m]} ({a}, skull {s})" if several else TITLES[m]
+                    for m, a, s in zip(detection["method"], detection["anatomy"], detection["skull"], strict=True)
+                ]
             ).to_dict("records"),  # fmt: skip
             "rho": rho.assign(method=rho["method"].map(TITLES)).to_dict("records"),
         },

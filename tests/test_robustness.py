@@ -181,10 +181,11 @@ def test_nifti_volumes_with_nan_voxels_are_read_finite_and_an_all_nan_volume_is_
 
 
 def test_a_skull_stripped_audit_reports_the_brain_edge_on_its_own(tmp_path):
+    from conftest import QUICK
+
     from audit.config import load_config
     from audit.pipeline import run_pipeline
     from audit.results import validate_results
-    from conftest import QUICK
 
     cfg = load_config(QUICK, ['data.skull="stripped"', "data.n_images=120", 'checks.run=["artifact_reliance"]'])
     res = run_pipeline(cfg, tmp_path / "out")
