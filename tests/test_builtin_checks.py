@@ -398,3 +398,73 @@ def test_transfer_acquisition_known_values():
     out = transfer_acquisition(img, median, 2.0, 0.1, 0.0, np.random.default_rng(0))
     np.testing.assert_allclose(out[1:3, 1:3, 0], [[0.35, 0.55], [0.75, 0.95]], atol=1e-6)
     assert (out[reg == BG] == 0).all()  # the dark background keeps its level
+
+
+def _stripped_discs(n: int, size: int = 32, seed: int = 0, radii=(9.0, 9.0)):
+    """Skull-stripped discs (brain only, black outside) with a bright lesion on class 1; the disc's
+    radius is ``radii[label]``, so with two radii the head's size is a shortcut."""
+    rng = np.random.default_rng(seed)
+    rr, cc = np.mgrid[:size, :size]
+    labels = np.tile([0, 1], n // 2)
+    images = np.zeros((n, size, size, 1), np.float32)
+    regions = np.full((n, size, size), BG, np.uint8)
+    for i, y in enumerate(labels):
+        cy, cx = size / 2 + rng.uniform(-1, 1, 2)
+        disc = np.hypot(rr - cy, cc - cx) < radii[y] + rng.uniform(-0.5, 0.5)
+        images[i, disc, 0] = 0.5
+        regions[i][disc] = BRAIN
+        if y:
+            lesion = np.hypot(rr - cy, cc - cx - 3) < 2
+            images[i, lesion, 0] = 0.95
+            regions[i][lesion] = TUMOR
+    return images, labels, regions
+
+
+def area_model(size: int = 32, threshold: float = 0.25) -> keras.Model:
+    """Reads the head's area only: the share of pixels above 0.2, against ``threshold``."""
+    x = inp = keras.Input((size, size, 1))
+    x = keras.layers.Lambda(lambda t: keras.ops.cast(t > 0.2, "float32"))(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(2, activation="softmax", name="head")(x)
+    model = keras.Model(inp, out)
+    weights = [np.array([[-200.0, 200.0]]), np.array([200.0 * threshold, -200.0 * threshold])]
+    model.get_layer("head").set_weights(weights)
+    return model
+
+
+def test_geometry_transfer_catches_a_model_that_reads_the_head_size():
+    # Tumor heads are larger (radius 11 against 8 px); the area model separates the classes without
+    # looking at the lesion; given the other class's head size its decisions flip.
+    images, labels, regions = _stripped_discs(60, seed=3, radii=(8.0, 11.0))
+    area = (images[..., 0] > 0.2).mean(axis=(1, 2))
+    model = area_model(threshold=float((area[labels == 0].max() + area[labels == 1].min()) / 2))
+    ctx = context(model, images, labels, regions)
+    assert (ctx.proba.argmax(1) == labels).mean() == 1.0  # the shortcut works
+    result = run_check(available_checks()["geometry_transfer"], ctx)
+    assert result.status == "fail" and result.metrics["flip_rate"] > 0.9, result.headline
+    assert result.evidence == "model_behaviour"
+    table = result.tables["geometry per class"].set_index("class")
+    assert table.loc["healthy", "scale"].startswith("1.3")  # 8 -> 11 px radius: about 1.35
+
+
+def test_geometry_transfer_is_the_identity_when_the_classes_share_their_field_of_view():
+    images, labels, regions = _stripped_discs(60, seed=4)  # one radius: only the lesion separates them
+    lesion_model = brightness_model(threshold=float(np.mean(images.mean(axis=(1, 2, 3)))))
+    result = run_check(available_checks()["geometry_transfer"], context(lesion_model, images, labels, regions))
+    assert result.status == "pass" and result.metrics["flip_rate"] == 0.0, result.headline
+    assert result.metrics["transferred"] is False  # same medians: nothing to move
+
+
+def test_transfer_geometry_known_values():
+    from audit.checks.geometry_transfer import head_geometry, transfer_geometry
+
+    reg = np.full((8, 8), BG, np.uint8)
+    reg[2:4, 2:6] = BRAIN  # rows 2-3, columns 2-5
+    assert head_geometry(reg) == (3.0, 4.0, 2.0, 4.0)
+    assert head_geometry(np.full((8, 8), BG, np.uint8)) is None
+    img = np.zeros((8, 8, 1), np.float32)
+    img[2, 2, 0] = 1.0
+    moved = transfer_geometry(img, (3.0, 4.0), (1.0, 1.0), (2.0, 1.0))  # a pure shift by 2 rows, 1 column
+    assert moved[4, 3, 0] == pytest.approx(1.0) and moved.sum() == pytest.approx(1.0)
+    same = transfer_geometry(img, (3.0, 4.0), (1.0, 1.0), (0.0, 0.0))
+    np.testing.assert_array_equal(same, img)

@@ -6,6 +6,7 @@ import audit.checks.acquisition_transfer  # noqa: F401
 import audit.checks.artifact_reliance  # noqa: F401
 import audit.checks.clustering  # noqa: F401
 import audit.checks.faithfulness  # noqa: F401
+import audit.checks.geometry_transfer  # noqa: F401
 import audit.checks.randomization  # noqa: F401
 import audit.checks.shortcut_probe  # noqa: F401
 import audit.checks.stability  # noqa: F401
