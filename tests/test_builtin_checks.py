@@ -442,6 +442,7 @@ def test_geometry_transfer_catches_a_model_that_reads_the_head_size():
     assert (ctx.proba.argmax(1) == labels).mean() == 1.0  # the shortcut works
     result = run_check(available_checks()["geometry_transfer"], ctx)
     assert result.status == "fail" and result.metrics["flip_rate"] > 0.9, result.headline
+    assert result.metrics["accuracy_drop"] > 0.9  # every decision goes to the other class
     assert result.evidence == "model_behaviour"
     table = result.tables["geometry per class"].set_index("class")
     assert table.loc["healthy", "scale"].startswith("1.3")  # 8 -> 11 px radius: about 1.35

@@ -14,8 +14,12 @@ its own pose otherwise kept: scaled by ``(h_c'/h_c, w_c'/w_c)`` about its own bo
 by ``(y_c' - y_c, x_c' - x_c)`` (bilinear; pixels brought in from outside the image are 0).  When
 the classes share their field of view the transform is the identity and no prediction can move;
 a model that reads the anatomy keeps its decisions under a small change of scale and position, one
-that reads the geometry follows it.  Fails when more than ``max_flip_rate`` of the predictions
-flip; warns from half of that.
+that reads the geometry follows it, towards the other class: its accuracy falls.  Fails when the
+accuracy falls by more than ``max_drop`` (0.1); warns from half of that.  The test is the accuracy
+drop, as the benchmark measures reliance, not the share of flipped predictions: a weak model's
+borderline decisions flip both ways under any small resampling (on a quick-benchmark model at
+balanced accuracy 0.81, 14% flipped while accuracy rose from 0.81 to 0.86), which is instability,
+not reliance on the field of view.
 
 When every class's median scale is within ``min_scale_change`` (3%) of the next class's and its
 median centre within ``min_shift_px`` (1 px), the classes share their field of view and nothing is
@@ -81,7 +85,7 @@ class GeometryTransfer(Check):
     )
     needs = ("masks",)
     cost = "low"
-    params = {"max_flip_rate": 0.1, "min_scale_change": 0.03, "min_shift_px": 1.0}
+    params = {"max_drop": 0.1, "min_scale_change": 0.03, "min_shift_px": 1.0}
     evidence = "model_behaviour"
 
     def run(self, ctx: CheckContext) -> CheckResult:
@@ -139,11 +143,12 @@ class GeometryTransfer(Check):
             "max_shift_px": max(sh for _, sh in change.values()),
             "transferred": True,
         }
-        worst = max(rows, key=lambda r: r["flip rate"])
-        status = "fail" if rate > p["max_flip_rate"] else "warn" if rate > p["max_flip_rate"] / 2 else "pass"
+        drop = metrics["accuracy"] - metrics["accuracy_transferred"]
+        metrics["accuracy_drop"] = drop
+        status = "fail" if drop > p["max_drop"] else "warn" if drop > p["max_drop"] / 2 else "pass"
         headline = (
-            f"{100 * rate:.0f}% of predictions flip when each class gets the next class's head position and size "
-            f"(most: {worst['class']} images, {100 * worst['flip rate']:.0f}%); "
+            f"Given the next class's head position and size, accuracy goes from {metrics['accuracy']:.2f} to "
+            f"{metrics['accuracy_transferred']:.2f} ({100 * rate:.0f}% of predictions flip); "
             + ("the decisions follow the field of view." if status == "fail" else "the decisions hold.")
         )
         return CheckResult(
