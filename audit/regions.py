@@ -18,12 +18,16 @@ import numpy as np
 from audit.data.labels import LABELS
 
 __all__ = [
-    "BRAIN_EDGE_FRACTION", "REGIONS", "REGION_OF_LABEL", "brain_edge", "estimate_quality", "estimate_regions",
-    "regions_from_label_maps", "skull_absent",
+    "BRAIN_EDGE_FRACTION", "BRAIN_TISSUE", "HEAD", "REGIONS", "REGION_OF_LABEL", "brain_edge", "estimate_quality",
+    "estimate_regions", "regions_from_label_maps", "skull_absent",
 ]  # fmt: skip
 
 REGIONS: tuple[str, ...] = ("brain", "tumor", "skull_band", "background", "padding", "artifact", "brain_edge")
 """Region index = position in this tuple."""
+BRAIN_TISSUE: tuple[str, ...] = ("brain", "tumor", "brain_edge")
+"""The regions made of brain tissue (anatomy or not: ``brain_edge`` is also the stripping contour)."""
+HEAD: tuple[str, ...] = (*BRAIN_TISSUE, "skull_band")
+"""The regions of the head: brain tissue and the skull band."""
 BRAIN_EDGE_FRACTION = 0.05
 """Width of ``brain_edge`` as a fraction of the head's radius (at least 1 px; 2 px at 96 px)."""
 
@@ -409,10 +413,9 @@ def estimate_quality(estimated: np.ndarray, truth: np.ndarray) -> dict[str, np.n
     """
     import cv2
 
-    brain, tumor, skull, artifact, padding, edge = (
-        REGIONS.index(r) for r in ("brain", "tumor", "skull_band", "artifact", "padding", "brain_edge")
-    )
-    interior = [brain, tumor, edge]
+    skull, artifact, padding = (REGIONS.index(r) for r in ("skull_band", "artifact", "padding"))
+    edge = REGIONS.index("brain_edge")
+    interior = [REGIONS.index(r) for r in BRAIN_TISSUE]
 
     def dice(a, b):
         total = int(a.sum() + b.sum())

@@ -25,13 +25,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audit.checks.base import Check, CheckContext, CheckResult
+from audit.checks.base import Check, CheckContext, CheckResult, next_classes
 from audit.checks.registry import register
-from audit.regions import REGIONS
+from audit.regions import HEAD, REGIONS
 
 __all__ = ["AcquisitionTransfer", "acquisition_statistics", "transfer_acquisition"]
 
-_HEAD = [REGIONS.index(r) for r in ("brain", "tumor", "skull_band", "brain_edge")]
+_HEAD = [REGIONS.index(r) for r in HEAD]
 _BACKGROUND = REGIONS.index("background")
 _DARK = 0.02
 _RAYLEIGH = float(np.sqrt(2 - np.pi / 2))
@@ -85,14 +85,13 @@ class AcquisitionTransfer(Check):
 
         p = {**self.params, **ctx.params}
         y = np.asarray(ctx.labels)
-        k = len(ctx.class_names)
-        present = [c for c in range(k) if np.any(y == c)]
-        if len(present) < 2:
+        target = next_classes(y, len(ctx.class_names))
+        if not target:
             return CheckResult(self.name, "skipped", "the test set holds fewer than two classes")
+        present = list(target)
         images, regions = np.asarray(ctx.images), np.asarray(ctx.regions)
         stats = np.array([acquisition_statistics(img, reg) for img, reg in zip(images, regions, strict=True)])
         per_class = {c: stats[y == c].mean(axis=0) for c in present}
-        target = {c: present[(present.index(c) + 1) % len(present)] for c in present}
         plan = {}  # class -> (gain, shift, added noise sigma), computed once for the images and the table
         for c in present:
             (m_from, q_from, s_from), (m_to, q_to, s_to) = per_class[c], per_class[target[c]]

@@ -22,12 +22,12 @@ import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult
 from audit.checks.registry import register
-from audit.regions import REGIONS
+from audit.regions import BRAIN_TISSUE, REGIONS
 
 __all__ = ["ArtifactReliance", "fill_regions"]
 
 _NON_ANATOMY = [REGIONS.index(r) for r in ("artifact", "padding", "background")]
-_BRAIN = [REGIONS.index(r) for r in ("brain", "tumor", "brain_edge")]
+_BRAIN = [REGIONS.index(r) for r in BRAIN_TISSUE]
 
 
 def _noisy_linear(img: np.ndarray, mask: np.ndarray, rng: np.random.Generator, iterations: int = 200) -> np.ndarray:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["EVIDENCE_LINES", "STATUSES", "Check", "CheckContext", "CheckResult"]
+__all__ = ["EVIDENCE_LINES", "STATUSES", "Check", "CheckContext", "CheckResult", "next_classes"]
 
 STATUSES = ("pass", "warn", "fail", "skipped", "error")
 Status = Literal["pass", "warn", "fail", "skipped", "error"]
@@ -126,3 +126,10 @@ class Check:
 
     def run(self, ctx: CheckContext) -> CheckResult:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def next_classes(labels: np.ndarray, n_classes: int) -> dict[int, int]:
+    """Each class present in ``labels`` -> the next present one, cyclically (the class whose statistics a
+    transfer counterfactual gives it); empty when fewer than two classes are present."""
+    present = [c for c in range(n_classes) if np.any(np.asarray(labels) == c)]
+    return {c: present[(k + 1) % len(present)] for k, c in enumerate(present)} if len(present) >= 2 else {}

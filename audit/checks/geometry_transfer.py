@@ -35,13 +35,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audit.checks.base import Check, CheckContext, CheckResult
+from audit.checks.base import Check, CheckContext, CheckResult, next_classes
 from audit.checks.registry import register
-from audit.regions import REGIONS
+from audit.regions import HEAD, REGIONS
 
 __all__ = ["GeometryTransfer", "head_geometry", "transfer_geometry"]
 
-_HEAD = [REGIONS.index(r) for r in ("brain", "tumor", "skull_band", "brain_edge")]
+_HEAD = [REGIONS.index(r) for r in HEAD]
 
 
 def head_geometry(regions: np.ndarray) -> tuple[float, float, float, float] | None:
@@ -95,9 +95,10 @@ class GeometryTransfer(Check):
 
         p = {**self.params, **ctx.params}
         y = np.asarray(ctx.labels)
-        present = [c for c in range(len(ctx.class_names)) if np.any(y == c)]
-        if len(present) < 2:
+        target = next_classes(y, len(ctx.class_names))
+        if not target:
             return CheckResult(self.name, "skipped", "the test set holds fewer than two classes")
+        present = list(target)
         images, regions = np.asarray(ctx.images), np.asarray(ctx.regions)
         geometry = [head_geometry(reg) for reg in regions]
         has = np.array([g is not None for g in geometry])
@@ -105,7 +106,6 @@ class GeometryTransfer(Check):
             return CheckResult(self.name, "skipped", "a class has no image with a head in its region masks")
         found = [(g, yy) for g, yy in zip(geometry, y, strict=True) if g is not None]
         per_class = {c: np.median([g for g, yy in found if yy == c], axis=0) for c in present}
-        target = {c: present[(present.index(c) + 1) % len(present)] for c in present}
         change = {c: _change(per_class[c], per_class[target[c]]) for c in present}
         if all(sc < p["min_scale_change"] and sh < p["min_shift_px"] for sc, sh in change.values()):
             largest = max(change.values())

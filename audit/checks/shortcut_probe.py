@@ -30,11 +30,11 @@ import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult
 from audit.checks.registry import register
-from audit.regions import REGIONS
+from audit.regions import BRAIN_TISSUE, REGIONS
 
 __all__ = ["ShortcutProbe", "acquisition_features"]
 
-_ANATOMY = [REGIONS.index(r) for r in ("brain", "tumor", "brain_edge")]
+_ANATOMY = [REGIONS.index(r) for r in BRAIN_TISSUE]
 _SKULL = REGIONS.index("skull_band")
 _META = ("orig_height", "orig_width", "orig_aspect", "padding")
 
