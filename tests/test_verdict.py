@@ -209,8 +209,18 @@ def test_a_passed_counterfactual_and_localisation_outweigh_a_coarse_maps_spread(
     assert v["evidence"]["attention"]["label"] == "artifact"
     assert (v["label"], v["rule"]) == ("anatomy", 4)
     assert "their peak finds the tumor" in v["strength"] and "coarse map's spread" in v["summary"]
-    assert verdict(coarse, behaviour("warn"), lead="gradcam")["label"] == "artifact"  # rule 2
-    assert verdict(coarse, [], lead="gradcam")["label"] == "artifact"
+    # Only a warning: the peak on the tumor is not outweighed by a coarse map's spread (the benchmark's
+    # mni152-stripped-site-p0 Grad-CAM false alarm, docs/real_anatomy.md), nor does it clear the model.
+    warned = verdict(coarse, behaviour("warn"), lead="gradcam")
+    assert (warned["label"], warned["rule"]) == ("mixed", 5)
+    assert "their peak finds the tumor, and model behaviour warn" in warned["strength"]
+    assert "nor the warning as evidence against one" in warned["summary"]
+    assert (verdict(coarse, [], lead="gradcam")["label"], verdict(coarse, [], lead="gradcam")["rule"]) == ("mixed", 5)
+    assert verdict(coarse, behaviour("fail"), lead="gradcam")["label"] == "artifact"  # rule 1 still decides
+    with_risk = [*behaviour("warn"), check("shortcut_probe", "fail", "dataset")]
+    assert verdict(coarse, with_risk, lead="gradcam")["rule"] == 2  # warning + a data shortcut on offer
+    missed = {"gradcam": summary(0.44, 0.7, tumor={**tumor, "pointing_hit": ci(0.2, 0.05)})}
+    assert verdict(missed, behaviour("warn"), lead="gradcam")["label"] == "artifact"  # peak off the tumor: rule 2
     not_found = {"gradcam": summary(0.44, 0.7, tumor={**tumor, "pointing_hit": ci(0.2, 0.05)})}
     assert verdict(not_found, behaviour("pass"), lead="gradcam")["label"] == "mixed"
 
