@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
+    "resolved_config_text",
     "BenchmarkConfig",
     "CamConfig",
     "ChecksConfig",
@@ -469,3 +470,10 @@ def config_to_toml(config: Config) -> str:
             lines.extend(f"{k} = {_toml_value(v)}" for k, v in sub.items())
             lines.append("")
     return "\n".join(lines)
+
+
+def resolved_config_text(config: Config) -> str:
+    """:func:`config_to_toml` under a header naming the brain-audit version that wrote it (a run's config.toml)."""
+    from audit import __version__
+
+    return f"# Resolved configuration written by brain-audit {__version__}\n" + config_to_toml(config)

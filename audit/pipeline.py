@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 import audit
-from audit.config import Config, config_to_dict, config_to_toml
+from audit.config import Config, config_to_dict
 from audit.data.dataset import Dataset, Rows, load_dataset, save_dataset
 from audit.io import write_text_atomic
 from audit.progress import say
@@ -929,7 +929,3 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def resolved_config_text(cfg: Config) -> str:
-    return f"# Resolved configuration written by brain-audit {audit.__version__}\n" + config_to_toml(cfg)

@@ -14,6 +14,10 @@ class Boom(Check):
         raise RuntimeError("kaput")
 
 
+class OtherProbe(Check):
+    name = "shortcut_probe"  # a third-party check with a built-in's name
+
+
 def test_a_raising_check_becomes_an_error_result():
     result = run_check(Boom, ctx=None)
     assert result.status == "error" and result.headline == "RuntimeError: kaput"
@@ -122,3 +126,87 @@ def test_a_raising_plugin_is_reported_and_the_audit_completes(quick_copy, tmp_pa
     assert probe["status"] in ("pass", "warn", "fail")  # the next check still ran
     html = (out / "report.html").read_text()
     assert "ZeroDivisionError: plugin bug" in html and "Traceback" in html
+
+
+def _with_entry_points(monkeypatch, *extra: tuple[str, str]):
+    """The installed entry points of brain_audit.checks plus ``extra`` (name, value) pairs."""
+    from importlib.metadata import EntryPoint, entry_points
+
+    import audit.checks.registry as registry
+
+    eps = [*entry_points(group=registry.ENTRY_POINT_GROUP)]
+    eps += [EntryPoint(name, value, registry.ENTRY_POINT_GROUP) for name, value in extra]
+    monkeypatch.setattr(registry, "entry_points", lambda group: [e for e in eps if e.group == group])
+
+
+def test_every_built_in_check_is_an_entry_point_of_our_package():
+    import ast
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["entry-points"]["brain_audit.checks"]
+    defined = {}
+    for f in sorted((root / "audit" / "checks").glob("*.py")):
+        for node in ast.parse(f.read_text()).body:
+            if isinstance(node, ast.ClassDef):
+                names = [s.value.value for s in node.body if isinstance(s, ast.Assign) and
+                         [getattr(t, "id", "") for t in s.targets] == ["name"] and isinstance(s.value, ast.Constant)]
+                if names and names[0]:
+                    defined[names[0]] = f"audit.checks.{f.stem}:{node.name}"
+    assert declared == defined
+    assert set(available_checks()) >= set(defined)  # the installed metadata is current
+
+
+def test_two_checks_of_one_name_are_an_error(monkeypatch, tmp_path):
+    _with_entry_points(monkeypatch, ("shortcut_probe", "tests.test_checks:OtherProbe"))
+    with pytest.raises(ValueError, match="two checks are named 'shortcut_probe': audit.checks.shortcut_probe"):
+        available_checks()
+    monkeypatch.undo()
+    (tmp_path / "clash_checks.py").write_text(
+        "from audit.checks import Check\n\nclass Mine(Check):\n    name = 'faithfulness'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match="two checks are named 'faithfulness'"):
+        available_checks(("clash_checks",))
+    sys.modules.pop("clash_checks", None)
+    # Importing a built-in into a local module is not a second definition.
+    (tmp_path / "reuse_checks.py").write_text("from audit.checks.faithfulness import Faithfulness\n")
+    assert available_checks(("reuse_checks",))["faithfulness"].__module__ == "audit.checks.faithfulness"
+    sys.modules.pop("reuse_checks", None)
+
+
+def test_a_plugin_that_fails_to_load_becomes_an_error_result(monkeypatch):
+    _with_entry_points(monkeypatch, ("gone", "no_such_package.checks:Gone"), ("not_a_check", "os.path:join"))
+    checks = available_checks()
+    assert "artifact_reliance" in checks  # the others still load
+    for name, why in (("gone", "ModuleNotFoundError: No module named 'no_such_package'"),
+                      ("not_a_check", "TypeError: os.path:join is not a Check subclass")):  # fmt: skip
+        assert validate_params(checks[name], {"any": 1}) == {"any": 1}
+        result = run_check(checks[name], None)
+        assert (result.name, result.status) == (name, "error")
+        assert why in result.headline and "failed to load" in result.headline and "Traceback" in result.details
+
+
+def test_built_ins_not_registered_is_a_clear_error(monkeypatch):
+    import audit.checks.registry as registry
+
+    monkeypatch.setattr(registry, "entry_points", lambda group: [])
+    with pytest.raises(ValueError, match=r"built-in checks are not registered .*`pip install -e \.`"):
+        available_checks()
+
+
+def test_a_result_takes_its_name_from_its_check():
+    class Keywords(Check):
+        name = "keywords_only"
+
+        def run(self, ctx):
+            return CheckResult(status="pass", headline="fine", metrics={"n": 1})
+
+    result = run_check(Keywords, None)
+    assert (result.name, result.status, result.metrics) == ("keywords_only", "pass", {"n": 1})
+    assert run_check(Boom, None).name == "boom"
+    with pytest.raises(ValueError, match="status and headline go by keyword"):
+        CheckResult("pass", "fine")
+    with pytest.raises(ValueError, match="CheckResult needs a status"):
+        CheckResult(headline="fine")

@@ -1,7 +1,8 @@
-"""Sanity checks as plugins: the contract, the registry and the built-in checks."""
+"""Sanity checks as plugins: the contract (:mod:`.base`), discovery and running (:mod:`.registry`), and the
+built-in checks, one module per family, declared as entry points in ``pyproject.toml``."""
 
 from audit.checks.base import STATUSES, Check, CheckContext, CheckResult
-from audit.checks.registry import ENTRY_POINT_GROUP, available_checks, register, run_check, validate_params
+from audit.checks.registry import ENTRY_POINT_GROUP, available_checks, run_check, validate_params
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -10,7 +11,6 @@ __all__ = [
     "CheckContext",
     "CheckResult",
     "available_checks",
-    "register",
     "run_check",
     "validate_params",
 ]

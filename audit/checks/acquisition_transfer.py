@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult, next_classes
-from audit.checks.registry import register
 from audit.regions import HEAD, REGIONS
 
 __all__ = ["AcquisitionTransfer", "acquisition_statistics", "transfer_acquisition"]
@@ -65,7 +64,6 @@ def transfer_acquisition(
     return np.clip(x, 0, 1)
 
 
-@register
 class AcquisitionTransfer(Check):
     name = "acquisition_transfer"
     title = "Acquisition transfer (counterfactual)"

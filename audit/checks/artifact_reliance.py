@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult
-from audit.checks.registry import register
 from audit.regions import BRAIN_TISSUE, REGIONS
 
 __all__ = ["ArtifactReliance", "fill_regions"]
@@ -82,7 +81,6 @@ def _balanced_accuracy(y: np.ndarray, pred: np.ndarray, k: int) -> float:
     return float(np.mean(recalls)) if recalls else float("nan")
 
 
-@register
 class ArtifactReliance(Check):
     name = "artifact_reliance"
     title = "Artifact reliance (counterfactual)"

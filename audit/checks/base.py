@@ -31,13 +31,16 @@ EVIDENCE_LINES: dict[str, str] = {
 class CheckResult:
     """What a check reports: rendered in the report without template changes.
 
+    Build it as ``CheckResult(status="pass", headline="...", metrics={...})``; the runner
+    (:func:`audit.checks.registry.run_check`) sets ``name`` from the check, so a check need not
+    repeat it (the positional ``CheckResult(name, status, headline)`` of earlier releases still works).
     metrics is a flat dict of numbers/strings; tables are DataFrames by title;
     figures are PNG bytes by title; details holds e.g. a traceback for ``error``.
     """
 
-    name: str
-    status: Status
-    headline: str
+    name: str = ""
+    status: Status | None = None
+    headline: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, bytes] = field(default_factory=dict)
@@ -47,6 +50,13 @@ class CheckResult:
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.status is None:
+            raise ValueError(f"check {self.name!r}: CheckResult needs a status ({', '.join(STATUSES)})")
+        if self.status not in STATUSES and self.name in STATUSES:
+            raise ValueError(
+                f"CheckResult({self.name!r}, {self.status!r}, ...): status and headline go by keyword, "
+                "CheckResult(status=..., headline=...), or after the check's name"
+            )
         if self.status not in STATUSES:
             raise ValueError(f"check {self.name!r}: status must be one of {', '.join(STATUSES)}, got {self.status!r}")
         if self.evidence not in EVIDENCE_LINES:

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult
-from audit.checks.registry import register
 from audit.regions import REGIONS
 from audit.scores import OFF_TARGET
 
@@ -37,7 +36,6 @@ def eigengap_clusters(affinity: np.ndarray, max_clusters: int) -> tuple[int, np.
     return int(np.argmax(np.diff(values)) + 1), values
 
 
-@register
 class StrategyClustering(Check):
     name = "strategy_clustering"
     title = "Strategy clustering (SpRAy)"

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult
-from audit.checks.registry import register
 
 __all__ = ["Faithfulness", "perturbation_curve"]
 
@@ -47,7 +46,6 @@ def _auc(curve: np.ndarray) -> np.ndarray:
     return (curve.sum(axis=0) - (curve[0] + curve[-1]) / 2) / (len(curve) - 1)
 
 
-@register
 class Faithfulness(Check):
     name = "faithfulness"
     title = "Faithfulness: deletion and insertion"

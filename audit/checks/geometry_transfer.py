@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult, next_classes
-from audit.checks.registry import register
 from audit.regions import HEAD, REGIONS
 
 __all__ = ["GeometryTransfer", "head_geometry", "transfer_geometry"]
@@ -75,7 +74,6 @@ def _change(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(scale), float(np.hypot(b[0] - a[0], b[1] - a[1]))
 
 
-@register
 class GeometryTransfer(Check):
     name = "geometry_transfer"
     title = "Geometry transfer (counterfactual)"

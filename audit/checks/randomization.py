@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import io
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult
-from audit.checks.registry import register
-from audit.checks.similarity import SIMILARITIES, compare, prepare, sobel_map
+from audit.checks.similarity import SIMILARITIES, compare, derangement, mean_similarities, prepare_all, sobel_map
 
 __all__ = ["CascadingRandomization", "IndependentRandomization", "reinitialize", "weighted_layers"]
 
@@ -55,25 +53,6 @@ def reinitialize(layer, rng: np.random.Generator) -> None:
             config["seed"] = int(rng.integers(2**31 - 1))
             init = type(init).from_config(config)
         v.assign(init(tuple(v.shape), dtype=v.dtype))
-
-
-def _similarities(original: list[dict], maps: list[dict]) -> dict[str, float]:
-    """Mean over images, per metric, of the similarity of prepared maps (see :mod:`.similarity`)."""
-    values = pd.DataFrame([compare(a, b) for a, b in zip(original, maps, strict=True)])
-    return {m: float(values[m].mean()) if values[m].notna().any() else float("nan") for m in SIMILARITIES}
-
-
-def _prepared(maps: np.ndarray, size: int) -> list[dict]:
-    """Maps (N, H, W) area-averaged to ``size`` x ``size`` (CAMs are smooth; this keeps the
-    metrics' cost small next to a CAM pass), then prepared once for every comparison."""
-    if maps.shape[1:] != (size, size):
-        maps = np.stack([cv2.resize(m, (size, size), interpolation=cv2.INTER_AREA) for m in maps])
-    return [prepare(m) for m in maps]
-
-
-def _derangement(n: int, rng: np.random.Generator) -> np.ndarray:
-    perm = rng.permutation(n)
-    return np.roll(perm, 1)[np.argsort(perm)] if n > 1 else perm  # i -> a different image
 
 
 def _curve_figure(table: pd.DataFrame, baseline: dict[str, float], title: str) -> bytes:
@@ -118,18 +97,20 @@ class _Randomization(Check):
         if not layers:
             return CheckResult(self.name, "skipped", "the model has no layers with weights")
         size = ctx.params.get("compare_size", self.params["compare_size"])
-        original = _prepared(ctx.upsampled(*_maps_grid(ctx.compute_maps(x, targets))), size)
-        baseline = _similarities(original, [original[j] for j in _derangement(len(x), ctx.rng)])
-        sobel = _prepared(np.stack([sobel_map(img) for img in x]), size)
-        rows = [{"step": "none", **_similarities(original, original), "spearman_to_sobel": _to_sobel(original, sobel)}]
+        original = prepare_all(ctx.upsampled(*_maps_grid(ctx.compute_maps(x, targets))), size)
+        baseline = mean_similarities(original, [original[j] for j in derangement(len(x), ctx.rng)])
+        sobel = prepare_all(np.stack([sobel_map(img) for img in x]), size)
+        rows = [
+            {"step": "none", **mean_similarities(original, original), "spearman_to_sobel": _to_sobel(original, sobel)}
+        ]
         try:
             for k, (name, layer) in enumerate(layers):
                 if not self.cascading:
                     model.set_weights(saved)
                 reinitialize(layer, ctx.rng)
-                maps = _prepared(ctx.upsampled(*_maps_grid(ctx.compute_maps(x, targets))), size)
+                maps = prepare_all(ctx.upsampled(*_maps_grid(ctx.compute_maps(x, targets))), size)
                 step = f"…{name}" if self.cascading and k else name
-                sims = _similarities(original, maps)
+                sims = mean_similarities(original, maps)
                 rows.append({"step": step, **sims, "spearman_to_sobel": _to_sobel(maps, sobel)})
         finally:
             model.set_weights(saved)
@@ -204,7 +185,6 @@ def _to_sobel(maps: list[dict], sobel: list[dict]) -> float:
     return float(np.nanmean(values)) if np.any(~np.isnan(values)) else float("nan")
 
 
-@register
 class CascadingRandomization(_Randomization):
     name = "cascading_randomization"
     title = "Cascading model-parameter randomization"
@@ -216,7 +196,6 @@ class CascadingRandomization(_Randomization):
     cascading = True
 
 
-@register
 class IndependentRandomization(_Randomization):
     name = "independent_randomization"
     title = "Independent layer randomization"

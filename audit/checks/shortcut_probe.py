@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult
-from audit.checks.registry import register
 from audit.regions import BRAIN_TISSUE, REGIONS
 
 __all__ = ["ShortcutProbe", "acquisition_features"]
@@ -100,7 +99,6 @@ def acquisition_features(images: np.ndarray, regions: np.ndarray | None, meta: p
     return table
 
 
-@register
 class ShortcutProbe(Check):
     name = "shortcut_probe"
     title = "Dataset shortcut probe"

@@ -23,7 +23,16 @@ from scipy.stats import rankdata
 from skimage.feature import hog
 from skimage.metrics import structural_similarity
 
-__all__ = ["SIMILARITIES", "compare", "prepare", "similarity", "sobel_map"]
+__all__ = [
+    "SIMILARITIES",
+    "compare",
+    "derangement",
+    "mean_similarities",
+    "prepare",
+    "prepare_all",
+    "similarity",
+    "sobel_map",
+]
 
 SIMILARITIES: tuple[str, ...] = ("spearman_abs", "spearman", "ssim", "hog_pearson")
 """The metrics every randomization check reports."""
@@ -55,6 +64,34 @@ def compare(pa: dict, pb: dict) -> dict[str, float]:
         "ssim": float(structural_similarity(pa["unit"], pb["unit"], data_range=1.0)),
         "hog_pearson": _pearson(pa["hog"], pb["hog"]),
     }
+
+
+def prepare_all(maps: np.ndarray, size: int) -> list[dict]:
+    """Maps (N, H, W) area-averaged to ``size`` x ``size`` (CAMs are smooth; this keeps the
+    metrics' cost small next to a CAM pass), then each prepared once for every comparison."""
+    import cv2
+
+    maps = np.asarray(maps)
+    if maps.shape[1:] != (size, size):
+        maps = np.stack([cv2.resize(m, (size, size), interpolation=cv2.INTER_AREA) for m in maps])
+    return [prepare(m) for m in maps]
+
+
+def mean_similarities(original: list[dict], maps: list[dict]) -> dict[str, float]:
+    """Mean over image pairs, per metric of :data:`SIMILARITIES`, of the similarity of prepared maps
+    (NaN for a metric that is NaN on every pair)."""
+    values = [compare(a, b) for a, b in zip(original, maps, strict=True)]
+    out = {}
+    for m in SIMILARITIES:
+        v = np.array([row[m] for row in values], np.float64)
+        out[m] = float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+    return out
+
+
+def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of ``range(n)`` with no fixed point (each image paired with a different one; n > 1)."""
+    perm = rng.permutation(n)
+    return np.roll(perm, 1)[np.argsort(perm)] if n > 1 else perm
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> dict[str, float]:

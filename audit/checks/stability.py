@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult
-from audit.checks.randomization import _derangement, _prepared, _similarities
-from audit.checks.registry import register
+from audit.checks.similarity import derangement, mean_similarities, prepare_all
 
 __all__ = ["DataRandomization", "ExplanationStability"]
 
@@ -34,7 +33,6 @@ def _maps(ctx: CheckContext, x: np.ndarray, targets: np.ndarray, model=None) -> 
     return ctx.upsampled(result.maps, result.grid)
 
 
-@register
 class ExplanationStability(Check):
     name = "explanation_stability"
     title = "Explanation stability"
@@ -49,22 +47,22 @@ class ExplanationStability(Check):
     def run(self, ctx: CheckContext) -> CheckResult:
         p = {**self.params, **ctx.params}
         x, targets = _sample(ctx, p["sample"])
-        original = _prepared(_maps(ctx, x, targets), 64)
+        original = prepare_all(_maps(ctx, x, targets), 64)
         spread = (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))[:, None, None, None]
         noisy = np.clip(x + ctx.rng.normal(0, 1, x.shape).astype(np.float32) * p["noise"] * spread, 0, 1)
-        rows = [{"perturbation": f"noise {p['noise']:g} x range", **_similarities(original, _prepared(
+        rows = [{"perturbation": f"noise {p['noise']:g} x range", **mean_similarities(original, prepare_all(
             _maps(ctx, noisy, targets), 64))}]  # fmt: skip
         flipped = _maps(ctx, x[:, :, ::-1].copy(), targets)[:, :, ::-1]
         rows.append(
-            {"perturbation": "left-right flip, flipped back", **_similarities(original, _prepared(flipped, 64))}
+            {"perturbation": "left-right flip, flipped back", **mean_similarities(original, prepare_all(flipped, 64))}
         )
         if p["repeatability"]:
             if ctx.retrain is None:
                 rows.append({"perturbation": "second seed: not possible (model loaded from a file)"})
             else:
                 other = ctx.retrain(ctx.config.experiment.seed + 1)
-                rows.append({"perturbation": "model trained with seed + 1",
-                             **_similarities(original, _prepared(_maps(ctx, x, targets, other), 64))})  # fmt: skip
+                again = prepare_all(_maps(ctx, x, targets, other), 64)
+                rows.append({"perturbation": "model trained with seed + 1", **mean_similarities(original, again)})
         table = pd.DataFrame(rows)
         low = table[table["spearman"] < p["min_spearman"]] if "spearman" in table else table.iloc[:0]
         metrics = {"n_images": len(x), "spearman_noise": float(table["spearman"].iloc[0]),
@@ -89,7 +87,6 @@ class ExplanationStability(Check):
         )
 
 
-@register
 class DataRandomization(Check):
     name = "data_randomization"
     title = "Data randomization"
@@ -107,10 +104,10 @@ class DataRandomization(Check):
             return CheckResult(self.name, "skipped", "the model was loaded from a file; it cannot be retrained")
         p = {**self.params, **ctx.params}
         x, targets = _sample(ctx, p["sample"])
-        original = _prepared(_maps(ctx, x, targets), 64)
-        baseline = _similarities(original, [original[j] for j in _derangement(len(x), ctx.rng)])
+        original = prepare_all(_maps(ctx, x, targets), 64)
+        baseline = mean_similarities(original, [original[j] for j in derangement(len(x), ctx.rng)])
         permuted = ctx.retrain(ctx.config.experiment.seed, permute_labels=True)
-        sims = _similarities(original, _prepared(_maps(ctx, x, targets, permuted), 64))
+        sims = mean_similarities(original, prepare_all(_maps(ctx, x, targets, permuted), 64))
         table = pd.DataFrame([{"comparison": "permuted-label model vs trained", **sims},
                               {"comparison": "random pairs of trained maps (baseline)", **baseline}])  # fmt: skip
         above = [m for m in sims if not np.isnan(baseline[m]) and sims[m] >= baseline[m]]

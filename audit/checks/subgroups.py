@@ -14,7 +14,6 @@ import math
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult
-from audit.checks.registry import register
 
 __all__ = ["SubgroupDisparity"]
 
@@ -31,7 +30,6 @@ def _two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
     return math.erfc(z / math.sqrt(2))
 
 
-@register
 class SubgroupDisparity(Check):
     name = "subgroup_disparity"
     title = "Subgroup disparity"

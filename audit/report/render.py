@@ -19,6 +19,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from audit.config import resolved_config_text
 from audit.data.artifacts import ARTIFACTS
 from audit.io import write_bytes_atomic, write_text_atomic
 from audit.regions import REGIONS
@@ -112,8 +113,6 @@ def _dataset_findings(meta: pd.DataFrame, class_names: tuple[str, ...], labels: 
 
 def write_outputs(out: Path, cfg, results: dict, outputs: dict) -> None:
     """Write config.toml, per_image.csv, figures/ and report.html into ``out`` (each atomically)."""
-    from audit.pipeline import resolved_config_text
-
     ds = outputs["data"]
     te = ds.indices("test")
     images = np.asarray(ds.images[te])

@@ -30,11 +30,9 @@ class BorderAttention(Check):
         totals = maps.sum(axis=(1, 2))
         shares = maps[:, border].sum(axis=1)[totals > 0] / totals[totals > 0]
         if shares.size == 0:
-            return CheckResult(self.name, "skipped", "no map holds positive evidence")
+            return CheckResult(status="skipped", headline="no map holds positive evidence")
         mean = float(shares.mean())
         status = "warn" if mean > p["max_share"] else "pass"
         headline = f"On average {100 * mean:.0f}% of the map's energy lies within {b} px of the image edge."
-        return CheckResult(
-            self.name, status, headline,
-            metrics={"mean_border_share": mean, "border_area": float(border.mean()), "n_maps": int(shares.size)},
-        )  # fmt: skip
+        metrics = {"mean_border_share": mean, "border_area": float(border.mean()), "n_maps": int(shares.size)}
+        return CheckResult(status=status, headline=headline, metrics=metrics)  # the runner adds the check's name
