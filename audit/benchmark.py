@@ -46,13 +46,13 @@ import pandas as pd
 from audit.config import BenchmarkConfig, Config
 from audit.io import write_text_atomic
 from audit.progress import say
+from audit.sourcecode import function_digest
 
 __all__ = [
     "SITE", "Cell", "cell_config", "cells_of", "detection_table", "measure_reliance", "quick_config", "run_benchmark",
 ]  # fmt: skip
 
 SITE = "site"
-RELIANCE_VERSION = 2  # bump when measure_reliance changes, so cached reliance.json files are redone
 
 
 def quick_config(cfg: Config) -> Config:
@@ -276,8 +276,9 @@ def _cell_reliance(cfg: Config, cell: Cell, cell_dir: Path, cache: Path) -> dict
 
     first_method = cfg.benchmark.methods[0]
     c = cell_config(cfg, cell, first_method)
-    key = {"train": stage_keys(c)["train"], "version": RELIANCE_VERSION, "bootstrap": cfg.benchmark.bootstrap,
-           "strong_drop": cfg.benchmark.strong_drop}  # fmt: skip
+    # The code digest redoes a cached reliance.json when measure_reliance (or what it imports) changes.
+    key = {"train": stage_keys(c)["train"], "code": function_digest(measure_reliance),
+           "bootstrap": cfg.benchmark.bootstrap, "strong_drop": cfg.benchmark.strong_drop}  # fmt: skip
     path = cell_dir / "reliance.json"
     if path.is_file():
         saved = json.loads(path.read_text())
@@ -293,10 +294,9 @@ def _cell_reliance(cfg: Config, cell: Cell, cell_dir: Path, cache: Path) -> dict
 
 def _example(cfg: Config, method_dir: Path, cache: Path, n: int = 2) -> list[str]:
     """Data URIs of overlays for the first ``n`` correctly classified tumor test images."""
+    from audit.cam.geometry import upsample_map
     from audit.pipeline import cached_outputs
-    from audit.report.figures import panel_arrays
-    from audit.report.render import _encode, _uri
-    from audit.scores import upsample_map
+    from audit.report.figures import data_uri, encode_image, panel_arrays
 
     outs = cached_outputs(cfg, method_dir, "scores", cache=cache)
     ds, regions, cam, preds = outs["data"], outs["regions"], outs["cam"], outs["predict"]
@@ -311,7 +311,7 @@ def _example(cfg: Config, method_dir: Path, cache: Path, n: int = 2) -> list[str
         image = np.asarray(ds.images[i])
         up = upsample_map(np.asarray(cam.maps[j]), image.shape[:2], cam.grid)
         overlay = panel_arrays(image, up, regions[j], cfg.report.colormap)[2]
-        uris.append(_uri(_encode(overlay)))
+        uris.append(data_uri(encode_image(overlay)))
     return uris
 
 

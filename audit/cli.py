@@ -15,12 +15,14 @@ import sys
 import traceback
 from pathlib import Path
 
+from audit.verdict import VERDICT_LABELS
+
 __all__ = ["EXIT_FAIL_ON", "EXIT_USER_ERROR", "is_user_error", "main"]
 
 DEFAULT_EXPERIMENT = "experiments/default.toml"
 EXIT_USER_ERROR = 2
 EXIT_FAIL_ON = 3
-_SEVERITY = {"anatomy": 0, "mixed": 1, "artifact": 2}
+_SEVERITY = {label: k for k, label in enumerate(VERDICT_LABELS)}
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -61,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--fail-on",
-        choices=["artifact", "mixed"],
+        choices=list(reversed(VERDICT_LABELS[1:])),
         help=f"exit with code {EXIT_FAIL_ON} if the verdict is this or worse "
         "(mixed: mixed or artifact), to gate a CI pipeline",
     )

@@ -5,7 +5,7 @@ Input convention: models take ``(N, H, W, C)`` float32 images already scaled to
 a ``standardize`` layer (``keras.layers.Normalization`` over all pixels, adapted to the
 training images' mean and variance by :func:`train_model`): on [0, 1] inputs that are mostly
 black background the seed CNN's training loss could sit at ln 2 for many epochs, and whether
-and when it escaped depended on the seed and the CPU's summation order (README, "The model").
+and when it escaped depended on the seed and the CPU's summation order (docs/model.md).
 The layers after it are the seed's.
 """
 

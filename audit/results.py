@@ -1,12 +1,25 @@
 """The results contract: what every run writes to ``<out>/results.json``.
 
-README ("results.json") documents each field; :func:`validate_results` checks a
+docs/outputs.md ("results.json") documents each field; :func:`validate_results` checks a
 results dict against :data:`SCHEMA` (keys and types; extra keys are allowed).
 """
 
 from __future__ import annotations
 
-__all__ = ["SCHEMA", "validate_results"]
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from audit.config import Config, config_to_dict
+from audit.provenance import compute_info, versions
+from audit.regions import REGIONS
+
+if TYPE_CHECKING:  # annotations only: the pipeline imports this module
+    from audit.data.dataset import Dataset
+    from audit.pipeline.outputs import Predictions, Trained
+
+__all__ = ["SCHEMA", "build_results", "json_default", "validate_results"]
 
 _num = (int, float)
 _summary = {
@@ -134,3 +147,98 @@ def validate_results(results: dict) -> list[str]:
     for i, check in enumerate(results.get("checks") or []):
         _check(check, _CHECK_KEYS, f"checks[{i}]", problems)
     return problems
+
+
+def build_results(
+    cfg: Config, outputs: dict, verdict: dict, timings: dict, status: dict, compute_seconds: dict
+) -> dict:
+    """The results contract (docs/outputs.md, "results.json")."""
+    ds: Dataset = outputs["data"]
+    trained: Trained = outputs["train"]
+    preds: Predictions = outputs["predict"]
+    cams = outputs["cam"]
+    m = preds.metrics
+    return {
+        "schema_version": 1,
+        "experiment": cfg.experiment.name,
+        "config": config_to_dict(cfg),
+        "dataset": {
+            "source": cfg.data.source,
+            "n_train": int(len(ds.indices("train"))),
+            "n_val": int(len(ds.indices("val"))),
+            "n_test": int(len(ds.indices("test"))),
+            "classes": list(ds.class_names),
+            "class_counts": {part: ds.class_counts(part) for part in ("train", "val", "test")},
+            "image_shape": list(ds.images.shape[1:]),
+            "skipped": list(ds.skipped),
+            "duplicates": list(ds.duplicates),
+        },
+        "model": {
+            "architecture": f"file:{Path(cfg.model.path).name}" if cfg.model.path else cfg.model.architecture,
+            "params": int(trained.model.count_params()),
+            "best_epoch": trained.best_epoch,
+            "epochs_run": len(trained.history.get("loss", [])),
+            "history": trained.history,
+            **{
+                k: m[k]
+                for k in (
+                    "test_accuracy",
+                    "balanced_accuracy",
+                    "f1_macro",
+                    "roc_auc",
+                    "ece",
+                    "confusion_matrix",
+                    "per_class",
+                )
+            },
+        },
+        "cam": {
+            "method": cams.method,
+            "method_reason": cams.reason,
+            "panel": {
+                m: {
+                    "n_images": int(len(r.maps)),
+                    "map_shape": list(r.maps.shape[1:]),
+                    "layer": r.layer,
+                    "seconds": float(r.seconds),
+                    "n_empty_maps": int(r.empty.sum()),
+                }
+                for m, r in outputs["panel"].results.items()
+            },  # fmt: skip
+            "layer": cams.layer,
+            "target": cfg.cam.target,
+            "n_images": int(len(cams.maps)),
+            "map_shape": list(cams.maps.shape[1:]),
+            "n_empty_maps": int(cams.empty.sum()),
+            "grid": cams.grid.as_dict(),
+            "seconds": float(cams.seconds),
+            "images_per_second": float(cams.images_per_second),
+        },
+        "attention": {**outputs["scores"].attention, "panel": outputs["panel"].summaries},
+        "checks": [
+            {
+                "name": c.name,
+                "status": c.status,
+                "evidence": c.evidence,
+                "headline": c.headline,
+                "metrics": c.metrics,
+                "seconds": c.seconds,
+            }
+            for c in outputs["checks"]
+        ],
+        "verdict": verdict,
+        "timings": dict(timings),
+        "stage_status": dict(status),
+        "stage_compute_seconds": dict(compute_seconds),
+        "compute": compute_info(),
+        "versions": versions(),
+        "regions": list(REGIONS),
+    }
+
+
+def json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from audit.cam.geometry import Grid, stretch_grid
+from audit.cam.geometry import Grid, upsample_map
 from audit.regions import REGIONS
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
     "summarize_attention",
     "summarize_findings",
     "tolerance_zone",
-    "upsample_map",
     "weak_maps",
 ]
 
@@ -56,25 +55,6 @@ at, so these images are reported but do not decide the verdict."""
 
 TOP_FRACTIONS: tuple[float, ...] = (0.05, 0.10, 0.20)
 """Fractions of the image kept when a map is thresholded at its top pixels."""
-
-
-def upsample_map(cam: np.ndarray, shape: tuple[int, int], grid: Grid | None = None) -> np.ndarray:
-    """Bilinear resampling of one (h, w) map onto an image of ``shape`` (H, W).
-
-    Map cell (i, j) is placed at image pixel (row_offset + row_stride i, col_offset + col_stride j)
-    of ``grid`` (:mod:`audit.cam.geometry`); None stretches the map over the image (cv2.resize).
-    Pixels beyond the outermost cell centres take the edge cell's value.  The result is non-negative.
-    """
-    grid = grid or stretch_grid(cam.shape, shape)
-    to_map = np.array(
-        [[1 / grid.col_stride, 0, -grid.col_offset / grid.col_stride],
-         [0, 1 / grid.row_stride, -grid.row_offset / grid.row_stride]],
-    )  # fmt: skip
-    up = cv2.warpAffine(
-        cam.astype(np.float32), to_map, (shape[1], shape[0]),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
-    )  # fmt: skip
-    return np.maximum(up, 0)
 
 
 def energy_fractions(cam: np.ndarray, regions: np.ndarray, n_regions: int = len(REGIONS)) -> np.ndarray:

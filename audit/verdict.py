@@ -32,7 +32,7 @@ box and the summary), with its numbers and what it could not tell; the rules bel
   and none failed, ``missing``.  It weighs the attention line; it never vetoes the verdict.
 
 Rules, first match: :data:`RULES` (thresholds in ``[verdict]``; the report's Methods section and
-README "The verdict" print the same list with the values in force).
+docs/verdict_rules.md print the same list with the values in force).
 
 The verdict's ``strength`` names the lines that back it, e.g. "artifact: model behaviour and 4 of 5
 methods agree".  A data shortcut (dataset line) makes the verdict ``artifact`` only with
@@ -46,11 +46,11 @@ import math
 from audit.checks.base import EVIDENCE_LINES
 from audit.config import VerdictConfig
 
-__all__ = ["ATTENTION_LABELS", "LABELS", "RULES", "decide_verdict", "method_label", "rules_text"]
+__all__ = ["ATTENTION_LABELS", "RULES", "VERDICT_LABELS", "decide_verdict", "method_label", "rules_text"]
 
-LABELS = ("anatomy", "mixed", "artifact")
-"""The verdict's labels, mildest first."""
-ATTENTION_LABELS = (*LABELS, "uninformative")
+VERDICT_LABELS = ("anatomy", "mixed", "artifact")
+"""The verdict's labels, mildest first (``--fail-on`` reads their order)."""
+ATTENTION_LABELS = (*VERDICT_LABELS, "uninformative")
 """A CAM method's label on the attention line."""
 _CHECK_LINES = ("model_behaviour", "dataset", "explanation_trust")
 
@@ -158,7 +158,7 @@ def _attention_line(panel: dict, lead: str, lead_reason: str, titles: dict, cfg:
     if lead in informative:
         label, basis = methods[lead]["label"], "lead"
     elif informative:
-        votes = {lab: sum(methods[m]["label"] == lab for m in informative) for lab in LABELS}
+        votes = {lab: sum(methods[m]["label"] == lab for m in informative) for lab in VERDICT_LABELS}
         top = max(votes, key=votes.get)
         label, basis = (top, "majority") if votes[top] * 2 > len(informative) else ("mixed", "no majority")
     else:
@@ -365,8 +365,10 @@ def _summary(label: str, rule: int, ev: dict, cfg: VerdictConfig, titles: dict) 
     if b["status"] == "missing":
         s.append("Model behaviour: no counterfactual check ran, so nothing shows what the decisions depend on.")
     else:
-        heads = "; ".join(f"{c['name']} {c['status']}: {c['headline']}" for c in b["checks"] if c["headline"])
-        s.append(f"Model behaviour ({b['status']}): {heads}")
+        heads = "; ".join(
+            f"{c['name']} {c['status']}: {c['headline'].rstrip('. ')}" for c in b["checks"] if c["headline"]
+        )
+        s.append(f"Model behaviour ({b['status']}): {heads}.")
     # attention
     n = lv["n"]
     if a["label"] == "uninformative":

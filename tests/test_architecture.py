@@ -1,39 +1,11 @@
-"""The package's import graph: no cycles, function-body imports included."""
+"""The package's import graph (no cycles, function-body imports included) and the code digests in the cache keys."""
 
-import ast
-from pathlib import Path
+import shutil
 
-ROOT = Path(__file__).resolve().parents[1] / "audit"
+import pytest
 
-
-def _modules() -> dict[str, Path]:
-    out = {}
-    for f in ROOT.rglob("*.py"):
-        parts = f.relative_to(ROOT.parent).with_suffix("").parts
-        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
-    return out
-
-
-def import_graph() -> dict[str, set[str]]:
-    """module -> the audit modules it imports anywhere in its body (``from a.b import c`` counts
-    ``a.b.c`` when that is a module, else ``a.b``)."""
-    mods = _modules()
-    graph: dict[str, set[str]] = {m: set() for m in mods}
-    for m, f in mods.items():
-        package = m if f.name == "__init__.py" else m.rpartition(".")[0]
-        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join(up + ([node.module] if node.module else []))
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names]
-            else:
-                continue
-            graph[m].update(t for t in targets if t in mods and t != m)
-    return graph
+from audit import sourcecode
+from audit.sourcecode import function_code, import_closure, import_graph, source_digest
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -75,9 +47,43 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_the_graph_sees_imports_in_function_bodies():
     graph = import_graph()
-    assert "audit.report.render" in graph["audit.pipeline"]  # imported inside a function
+    assert "audit.report.render" in graph["audit.pipeline.run"]  # imported inside a function
     assert "audit.checks.base" in graph["audit.checks.registry"]
 
 
 def test_no_import_cycles_in_audit():
     assert cycles(import_graph()) == []
+
+
+def test_each_stage_hashes_the_code_it_runs_and_not_the_rest():
+    from audit.pipeline import STAGES
+
+    regions = import_closure(tuple(function_code(STAGES["regions"].compute)[1]))
+    assert "audit.regions" in regions and not any(m.startswith(("audit.cam", "audit.model")) for m in regions)
+    cam = import_closure(tuple(function_code(STAGES["cam"].compute)[1]))
+    assert {"audit.cam.core", "audit.cam.gradcam", "audit.model"} <= set(cam) and "audit.regions" not in cam
+    checks = import_closure(tuple(function_code(STAGES["checks"].compute)[1]))
+    assert {"audit.checks.artifact_reliance", "audit.checks.shortcut_probe"} <= set(checks)  # found by entry point
+    definitions, _ = function_code(STAGES["checks"].compute)
+    assert "_retrain" in definitions  # a helper of the pipeline module that the stage calls
+
+
+def test_editing_a_module_changes_the_digest_of_what_imports_it_only(tmp_path, monkeypatch):
+    copy = tmp_path / "audit"
+    shutil.copytree(sourcecode.PACKAGE_ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(sourcecode, "PACKAGE_ROOT", copy)
+    before = {
+        r: source_digest((r,))
+        for r in ("audit.regions.estimate", "audit.regions.taxonomy", "audit.cam", "audit.scores")
+    }
+    regions = copy / "regions" / "estimate.py"
+    regions.write_text(regions.read_text() + "\n# an edit\n")
+    after = {r: source_digest((r,)) for r in before}
+    assert after["audit.regions.estimate"] != before["audit.regions.estimate"]
+    assert after["audit.regions.taxonomy"] == before["audit.regions.taxonomy"]  # the taxonomy does not import it
+    assert after["audit.cam"] == before["audit.cam"]  # nor does the CAM code
+
+
+def test_an_unknown_module_is_an_error():
+    with pytest.raises(ValueError, match="no module audit.nope"):
+        import_closure(("audit.nope",))

@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audit.cam.geometry import layer_grid, stretch_grid
+from audit.cam.geometry import layer_grid, stretch_grid, upsample_map
 from audit.model import build_model
-from audit.scores import upsample_map
 
 
 def test_seed_cnn_last_conv_cells_are_centred_at_8_5_plus_4k():

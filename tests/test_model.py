@@ -145,13 +145,14 @@ def test_input_shape_check_and_gray_to_rgb():
 
 def test_training_is_deterministic():
     from audit.config import load_config
-    from audit.pipeline import _set_determinism, stage_data, stage_train
+    from audit.pipeline.stages import stage_data, stage_train
+    from audit.provenance import set_determinism
 
     cfg = load_config("experiments/quick.toml", ["data.n_images=64", "train.epochs=2", "train.augment=true"])
     ds = stage_data(cfg)
     weights = []
     for _ in range(2):
-        _set_determinism(cfg.experiment.seed)
+        set_determinism(cfg.experiment.seed)
         weights.append(stage_train(cfg, ds).model.get_weights())
     for a, b in zip(*weights, strict=True):
         np.testing.assert_array_equal(a, b)

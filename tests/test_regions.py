@@ -48,7 +48,7 @@ def phantoms():
 
 def test_estimated_regions_meet_the_issue_bounds(phantoms):
     # Issue 9: mean Dice head >= 0.95, brain interior >= 0.85, skull band >= 0.70; annotation
-    # pixel recall >= 0.90 (README, "Real datasets", for the measured values per draw).
+    # pixel recall >= 0.90 (docs/data.md, for the measured values per draw).
     _, q = phantoms
     assert q["head_dice"].mean() >= 0.95
     assert q["brain_dice"].mean() >= 0.85
@@ -66,7 +66,7 @@ def test_estimated_skull_band_holds_on_ghost_rims_and_zoomed_heads(phantoms):
 
 
 def test_head_threshold_separates_background_when_the_head_fills_the_image():
-    from audit.regions import _head_threshold
+    from audit.regions.estimate import _head_threshold
 
     # 5% background (0.05), 50% grey matter (0.45), 45% white matter (0.75): Otsu's threshold
     # falls between the two tissues (~0.6); the head's must fall between background and tissue.
@@ -82,7 +82,7 @@ def test_head_threshold_separates_background_when_the_head_fills_the_image():
 def test_head_radius_of_a_head_cut_by_the_image_border():
     import cv2
 
-    from audit.regions import _head_radius
+    from audit.regions.shapes import head_radius as _head_radius
 
     none = np.zeros((128, 128), bool)
     disk = np.zeros((128, 128), np.uint8)

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit.cam.geometry import upsample_map
 from audit.regions import REGIONS, regions_from_label_maps
 from audit.scores import (
     area_fractions,
@@ -18,7 +19,6 @@ from audit.scores import (
     summarize_attention,
     tolerance_zone,
     tumor_scores,
-    upsample_map,
 )
 
 BRAIN, TUMOR, SKULL, BG, PAD, ART = range(6)

@@ -274,13 +274,13 @@ def test_the_lead_must_be_in_the_panel():
         verdict({"hirescam": summary(0.9, 0.0)}, lead="gradcam")
 
 
-def test_rules_text_fills_in_the_thresholds_and_readme_prints_the_defaults():
+def test_rules_text_fills_in_the_thresholds_and_the_docs_print_the_defaults():
     text = rules_text(VerdictConfig(min_balanced_accuracy=0.7, anatomy_min=0.65))
     assert len(text) == len(RULES) + 1
     assert "below 0.7" in text[0] and "at least 0.65" in text[-1]
-    readme = Path(__file__).resolve().parents[1].joinpath("README.md").read_text(encoding="utf-8")
+    readme = Path(__file__).resolve().parents[1].joinpath("docs", "verdict_rules.md").read_text(encoding="utf-8")
     for rule in rules_text(VerdictConfig()):
-        assert rule in " ".join(readme.split()), f"README's verdict rules are out of date: {rule[:60]}..."
+        assert rule in " ".join(readme.split()), f"docs/verdict_rules.md is out of date: {rule[:60]}..."
 
 
 def test_share_of_empty_or_weak_maps():
@@ -297,3 +297,11 @@ def test_brain_edge_energy_is_said_apart_and_never_as_nan():
     assert v["label"] == "anatomy"  # 70% on anatomy, 20% on the edge counted in neither
     with_skull = verdict(five(summary(0.7, 0.05)), behaviour("pass"))  # no brain_edge entry at all
     assert "brain edge" not in with_skull["summary"] and "nan" not in with_skull["summary"]
+
+
+def test_headlines_are_joined_without_doubled_punctuation():
+    checks = [check("artifact_reliance", "fail", "model_behaviour", "Half the predictions flip."),
+              check("acquisition_transfer", "pass", "model_behaviour", "The decisions hold.")]  # fmt: skip
+    s = verdict(five(summary(0.2, 0.9)), checks)["summary"]
+    assert "artifact_reliance fail: Half the predictions flip; acquisition_transfer pass: The decisions hold." in s
+    assert ".;" not in s and ".." not in s

@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import keras
+import numpy as np
 
-__all__ = ["Grid", "layer_grid", "stretch_grid"]
+__all__ = ["Grid", "layer_grid", "stretch_grid", "upsample_map"]
 
 
 @dataclass(frozen=True)
@@ -86,3 +88,22 @@ def layer_grid(model: keras.Model, layer: keras.layers.Layer | list[keras.layers
                 return Grid(ro, rs, co, cs, exact=True)
             break
     return stretch_grid((out_rows, out_cols), (image_rows, image_cols))
+
+
+def upsample_map(cam: np.ndarray, shape: tuple[int, int], grid: Grid | None = None) -> np.ndarray:
+    """Bilinear resampling of one (h, w) map onto an image of ``shape`` (H, W).
+
+    Map cell (i, j) is placed at image pixel (row_offset + row_stride i, col_offset + col_stride j)
+    of ``grid`` (:mod:`audit.cam.geometry`); None stretches the map over the image (cv2.resize).
+    Pixels beyond the outermost cell centres take the edge cell's value.  The result is non-negative.
+    """
+    grid = grid or stretch_grid(cam.shape, shape)
+    to_map = np.array(
+        [[1 / grid.col_stride, 0, -grid.col_offset / grid.col_stride],
+         [0, 1 / grid.row_stride, -grid.row_offset / grid.row_stride]],
+    )  # fmt: skip
+    up = cv2.warpAffine(
+        cam.astype(np.float32), to_map, (shape[1], shape[0]),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
+    )  # fmt: skip
+    return np.maximum(up, 0)

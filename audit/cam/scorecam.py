@@ -18,7 +18,7 @@ def scorecam_batch(
     cap keeps the cost at ``channels`` forward passes per image); the masked inputs of a batch
     go through the model ``chunk`` at a time.
     """
-    from audit.scores import upsample_map
+    from audit.cam.geometry import upsample_map
 
     a, _, t = engine.activations_and_gradients(x, targets)
     n, h, w, k = a.shape

@@ -109,8 +109,8 @@ class CheckContext:
 
     def upsampled(self, maps: np.ndarray, grid) -> np.ndarray:
         """(N, H, W): maps (N, h, w) placed on the test images' pixel grid by ``grid``
-        (a CamResult's ``grid``; :func:`audit.scores.upsample_map`)."""
-        from audit.scores import upsample_map
+        (a CamResult's ``grid``; :func:`audit.cam.geometry.upsample_map`)."""
+        from audit.cam.geometry import upsample_map
 
         shape = tuple(self.images.shape[1:3])
         return np.stack([upsample_map(m, shape, grid) for m in np.asarray(maps)])

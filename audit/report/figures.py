@@ -5,6 +5,7 @@ Plots use matplotlib (Agg); image panels use OpenCV on uint8 arrays.
 
 from __future__ import annotations
 
+import base64
 import io
 
 import cv2
@@ -12,7 +13,16 @@ import numpy as np
 
 from audit.regions import REGIONS
 
-__all__ = ["COLORMAPS", "colorbar_png", "roc_png", "sample_grid_png", "training_curves_png"]
+__all__ = [
+    "COLORMAPS",
+    "colorbar_png",
+    "data_uri",
+    "encode_image",
+    "panel_arrays",
+    "roc_png",
+    "sample_grid_png",
+    "training_curves_png",
+]
 
 COLORMAPS = {
     "inferno": cv2.COLORMAP_INFERNO,
@@ -22,6 +32,20 @@ COLORMAPS = {
 }
 # Contour colours (BGR) per region drawn on overlays.
 CONTOURS = {"brain": (80, 200, 80), "tumor": (60, 60, 255), "artifact": (255, 200, 0)}
+
+
+def encode_image(img_bgr: np.ndarray, ext: str = ".png") -> bytes:
+    """A uint8 BGR (or gray) image as PNG bytes, or JPEG at quality 80 with ``ext=".jpg"``."""
+    params = [cv2.IMWRITE_JPEG_QUALITY, 80] if ext == ".jpg" else []
+    ok, buf = cv2.imencode(ext, img_bgr, params)
+    if not ok:
+        raise RuntimeError(f"{ext} encoding failed")
+    return buf.tobytes()
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    """``data:`` URI of encoded image bytes, for embedding in a self-contained HTML page."""
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
 def _plt():
@@ -127,7 +151,4 @@ def sample_grid_png(images: np.ndarray, regions: np.ndarray, scale: int = 2) -> 
         tile = cv2.resize(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), size, interpolation=cv2.INTER_NEAREST)
         _contours(tile, reg, size)
         tiles.append(np.pad(tile, ((2, 2), (2, 2), (0, 0)), constant_values=255))
-    ok, buf = cv2.imencode(".png", np.hstack(tiles))
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
+    return encode_image(np.hstack(tiles))

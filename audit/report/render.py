@@ -9,7 +9,6 @@ figures are written full size into ``<out>/figures/``.
 
 from __future__ import annotations
 
-import base64
 import math
 import re
 from pathlib import Path
@@ -19,30 +18,27 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from audit.cam.geometry import upsample_map
 from audit.config import resolved_config_text
 from audit.data.artifacts import ARTIFACTS
 from audit.io import write_bytes_atomic, write_text_atomic
 from audit.regions import REGIONS
-from audit.report.figures import colorbar_png, panel_arrays, roc_png, sample_grid_png, training_curves_png
-from audit.scores import TUMOR_METRICS, upsample_map
+from audit.report.figures import (
+    colorbar_png,
+    data_uri,
+    encode_image,
+    panel_arrays,
+    roc_png,
+    sample_grid_png,
+    training_curves_png,
+)
+from audit.scores import TUMOR_METRICS
 from audit.verdict import rules_text
 
 __all__ = ["render_html", "write_outputs"]
 
 # Metadata columns the phantom generator writes: one per artifact, plus the sites' burned-in names.
 _ARTIFACT_COLUMNS = (*ARTIFACTS, "site_marker")
-
-
-def _uri(data: bytes, mime: str = "image/png") -> str:
-    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
-
-
-def _encode(img_bgr: np.ndarray, ext: str = ".png") -> bytes:
-    params = [cv2.IMWRITE_JPEG_QUALITY, 80] if ext == ".jpg" else []
-    ok, buf = cv2.imencode(ext, img_bgr, params)
-    if not ok:
-        raise RuntimeError(f"{ext} encoding failed")
-    return buf.tobytes()
 
 
 def _fmt(value) -> str:
@@ -75,9 +71,9 @@ def _gallery(per_image, order, images, ups, regions, colormap: str, title: str, 
                 "caption": f"true {row['class']}, predicted {row['predicted_class']}; "
                 f"brain+tumor {_fmt(row['energy_brain'] + row['energy_tumor'])}, "
                 f"off-brain {_fmt(row['energy_off_target'])}",
-                "image": _uri(_encode(base)),
-                "map": _uri(_encode(heat)),
-                "overlay": _uri(_encode(overlay)),
+                "image": data_uri(encode_image(base)),
+                "map": data_uri(encode_image(heat)),
+                "overlay": data_uri(encode_image(overlay)),
             }
         )
     return {"title": title, "note": note, "items": items}
@@ -190,7 +186,8 @@ def write_outputs(out: Path, cfg, results: dict, outputs: dict) -> None:
     thumbs = []
     for i in range(len(per_image)):
         _, _, overlay = panel_arrays(images[i], ups(i), np.asarray(regions[i]), colormap, scale=1)
-        thumbs.append(_uri(_encode(cv2.resize(overlay, (64, 64), interpolation=cv2.INTER_AREA), ".jpg"), "image/jpeg"))
+        thumb = cv2.resize(overlay, (64, 64), interpolation=cv2.INTER_AREA)
+        thumbs.append(data_uri(encode_image(thumb, ".jpg"), "image/jpeg"))
     table_cols = [
         "id", "class", "predicted_class", "correct", *[f"prob_{c}" for c in ds.class_names],
         *[f"energy_{r}" for r in REGIONS], "energy_off_target", "peak_region", "pointing_hit", "auprc",
@@ -206,7 +203,7 @@ def write_outputs(out: Path, cfg, results: dict, outputs: dict) -> None:
     findings = _dataset_findings(test_meta, ds.class_names, labels)
     context = {
         "r": results,
-        "fig": {name: _uri(png) for name, png in figures.items()},
+        "fig": {name: data_uri(png) for name, png in figures.items()},
         "samples": samples,
         "galleries": galleries,
         "checks": checks,

@@ -1,0 +1,23 @@
+"""Scoring regions: the taxonomy and the exact path from label maps (:mod:`.taxonomy`), the estimate
+from pixels for images without them (:mod:`.estimate`), mask geometry both use (:mod:`.shapes`) and
+the estimate's quality against exact regions (:mod:`.quality`)."""
+
+from audit.regions.estimate import PARAMS, EstimatorParams, estimate_regions, skull_absent
+from audit.regions.quality import estimate_quality
+from audit.regions.shapes import BRAIN_EDGE_FRACTION, brain_edge
+from audit.regions.taxonomy import BRAIN_TISSUE, HEAD, REGION_OF_LABEL, REGIONS, regions_from_label_maps
+
+__all__ = [
+    "BRAIN_EDGE_FRACTION",
+    "BRAIN_TISSUE",
+    "HEAD",
+    "PARAMS",
+    "REGIONS",
+    "REGION_OF_LABEL",
+    "EstimatorParams",
+    "brain_edge",
+    "estimate_quality",
+    "estimate_regions",
+    "regions_from_label_maps",
+    "skull_absent",
+]
