@@ -150,8 +150,13 @@ def test_every_built_in_check_is_an_entry_point_of_our_package():
     for f in sorted((root / "audit" / "checks").glob("*.py")):
         for node in ast.parse(f.read_text()).body:
             if isinstance(node, ast.ClassDef):
-                names = [s.value.value for s in node.body if isinstance(s, ast.Assign) and
-                         [getattr(t, "id", "") for t in s.targets] == ["name"] and isinstance(s.value, ast.Constant)]
+                names = [
+                    s.value.value
+                    for s in node.body
+                    if isinstance(s, ast.Assign)
+                    and [getattr(t, "id", "") for t in s.targets] == ["name"]
+                    and isinstance(s.value, ast.Constant)
+                ]
                 if names and names[0]:
                     defined[names[0]] = f"audit.checks.{f.stem}:{node.name}"
     assert declared == defined
