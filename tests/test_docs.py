@@ -57,3 +57,15 @@ def test_the_readme_check_warns_on_border_attention_and_passes_without():
     assert on_border.metrics["border_share"] == pytest.approx(1.0)
     inside = run_check(check, ctx(centre))
     assert inside.status == "pass" and inside.metrics["border_share"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_every_relative_link_and_picture_exists(page):
+    text = page.read_text(encoding="utf-8")
+    targets = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text)]
+    missing = [t for t in targets if t and "://" not in t and not (page.parent / t).exists()]
+    assert missing == []
+
+
+def test_the_readme_stays_short():
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").encode()) <= 12 * 1024
