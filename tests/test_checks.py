@@ -215,3 +215,29 @@ def test_a_result_takes_its_name_from_its_check():
         CheckResult("pass", "fine")
     with pytest.raises(ValueError, match="CheckResult needs a status"):
         CheckResult(headline="fine")
+
+
+def test_the_context_samples_without_replacement_and_encodes_figures():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from audit.checks import CheckContext
+
+    def ctx(seed):
+        n = 10
+        return CheckContext(
+            images=np.arange(n * 4, dtype=np.uint8).reshape(n, 2, 2, 1), labels=np.zeros(n, int), regions=None,
+            class_names=("a", "b"), model=None, proba=np.zeros((n, 2)), cams=SimpleNamespace(targets=np.arange(n)),
+            cam_engine=None, per_image=None, config=None, params={}, rng=np.random.default_rng(seed),
+        )  # fmt: skip
+
+    idx, x, targets = ctx(0).sample(4)
+    assert len(set(idx)) == 4 and list(idx) == sorted(idx) and x.dtype == np.float32
+    assert list(targets) == list(idx) and np.array_equal(x[:, 0, 0, 0], idx * 4)
+    assert list(ctx(0).sample(4)[0]) == list(idx)  # seeded
+    assert list(ctx(1).sample(99)[0]) == list(range(10))  # all when fewer
+    from audit.report.figures import _plt
+
+    fig = _plt().figure()
+    assert CheckContext.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"

@@ -71,6 +71,8 @@ class CheckContext:
     proba : (N, K) predicted probabilities; cams : the audit's CamResult for these images;
     cam_engine : a CamEngine for extra maps; per_image : the scores table; params : the
     check's validated parameters; rng : a Generator seeded from the experiment seed.
+    Helpers: :meth:`compute_maps` (extra maps with the experiment's CAM settings),
+    :meth:`upsampled`, :meth:`sample` (a seeded sample of test images) and :meth:`figure_png`.
     """
 
     images: np.ndarray
@@ -106,6 +108,20 @@ class CheckContext:
             engine=None if model is not None else self.cam_engine, show_progress=False,
             **cam_options(cam, self.config.experiment.seed),
         )  # fmt: skip
+
+    def sample(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``size`` test images drawn without replacement with ``rng`` (all when there are fewer),
+        in index order: (indices, images as float32, the audit's CAM targets for them)."""
+        n = len(self.images)
+        idx = np.sort(self.rng.choice(n, size=min(size, n), replace=False))
+        return idx, np.asarray(self.images[idx], np.float32), np.asarray(self.cams.targets)[idx]
+
+    @staticmethod
+    def figure_png(fig) -> bytes:
+        """A matplotlib figure as PNG bytes for ``CheckResult.figures`` (the figure is closed)."""
+        from audit.report.figures import figure_png
+
+        return figure_png(fig)
 
     def upsampled(self, maps: np.ndarray, grid) -> np.ndarray:
         """(N, H, W): maps (N, h, w) placed on the test images' pixel grid by ``grid``

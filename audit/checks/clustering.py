@@ -11,7 +11,6 @@ mix and its mean energy per region, and named after the region holding most of i
 
 from __future__ import annotations
 
-import io
 import warnings
 
 import cv2
@@ -128,7 +127,4 @@ def _mean_maps_figure(small: np.ndarray, labels: np.ndarray, names: list[str]) -
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return CheckContext.figure_png(fig)

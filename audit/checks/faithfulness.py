@@ -11,8 +11,6 @@ counts as better than random only by more than ``margin`` (0.01).
 
 from __future__ import annotations
 
-import io
-
 import cv2
 import numpy as np
 import pandas as pd
@@ -62,10 +60,7 @@ class Faithfulness(Check):
         from audit.model import predict_proba
 
         p = {**self.params, **ctx.params}
-        n = len(ctx.images)
-        idx = np.sort(ctx.rng.choice(n, size=min(p["sample"], n), replace=False))
-        x = np.asarray(ctx.images[idx], np.float32)
-        targets = np.asarray(ctx.cams.targets)[idx]
+        idx, x, targets = ctx.sample(p["sample"])
         maps = ctx.upsampled(np.asarray(ctx.cams.maps)[idx], ctx.cams.grid)
         blurred = np.stack([cv2.GaussianBlur(img, (0, 0), p["blur_sigma"]).reshape(img.shape) for img in x])
         # Ties (flat regions of a coarse map) are broken at random, the same way for every curve.
@@ -118,7 +113,4 @@ def _figure(table: pd.DataFrame) -> bytes:
         ax.set_title(kind.capitalize(), fontsize=10)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return CheckContext.figure_png(fig)

@@ -12,8 +12,6 @@ edges, say), not the model; the Sobel edge map is shown as that reference.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 
@@ -73,10 +71,7 @@ def _curve_figure(table: pd.DataFrame, baseline: dict[str, float], title: str) -
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return CheckContext.figure_png(fig)
 
 
 class _Randomization(Check):
@@ -87,11 +82,7 @@ class _Randomization(Check):
     cascading = True
 
     def run(self, ctx: CheckContext) -> CheckResult:
-        n = len(ctx.images)
-        sample = ctx.params.get("sample", self.params["sample"])
-        idx = np.sort(ctx.rng.choice(n, size=min(sample, n), replace=False))
-        x = np.asarray(ctx.images[idx], np.float32)
-        targets = np.asarray(ctx.cams.targets)[idx]
+        _, x, targets = ctx.sample(ctx.params.get("sample", self.params["sample"]))
         model, saved = ctx.model, ctx.model.get_weights()
         layers = weighted_layers(model)[::-1]  # output first
         if not layers:

@@ -22,12 +22,6 @@ from audit.checks.similarity import derangement, mean_similarities, prepare_all
 __all__ = ["DataRandomization", "ExplanationStability"]
 
 
-def _sample(ctx: CheckContext, size: int) -> tuple[np.ndarray, np.ndarray]:
-    n = len(ctx.images)
-    idx = np.sort(ctx.rng.choice(n, size=min(size, n), replace=False))
-    return np.asarray(ctx.images[idx], np.float32), np.asarray(ctx.cams.targets)[idx]
-
-
 def _maps(ctx: CheckContext, x: np.ndarray, targets: np.ndarray, model=None) -> np.ndarray:
     result = ctx.compute_maps(x, targets, model=model)
     return ctx.upsampled(result.maps, result.grid)
@@ -46,7 +40,7 @@ class ExplanationStability(Check):
 
     def run(self, ctx: CheckContext) -> CheckResult:
         p = {**self.params, **ctx.params}
-        x, targets = _sample(ctx, p["sample"])
+        _, x, targets = ctx.sample(p["sample"])
         original = prepare_all(_maps(ctx, x, targets), 64)
         spread = (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))[:, None, None, None]
         noisy = np.clip(x + ctx.rng.normal(0, 1, x.shape).astype(np.float32) * p["noise"] * spread, 0, 1)
@@ -103,7 +97,7 @@ class DataRandomization(Check):
         if ctx.retrain is None:
             return CheckResult(self.name, "skipped", "the model was loaded from a file; it cannot be retrained")
         p = {**self.params, **ctx.params}
-        x, targets = _sample(ctx, p["sample"])
+        _, x, targets = ctx.sample(p["sample"])
         original = prepare_all(_maps(ctx, x, targets), 64)
         baseline = mean_similarities(original, [original[j] for j in derangement(len(x), ctx.rng)])
         permuted = ctx.retrain(ctx.config.experiment.seed, permute_labels=True)

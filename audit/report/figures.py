@@ -18,6 +18,7 @@ __all__ = [
     "colorbar_png",
     "data_uri",
     "encode_image",
+    "figure_png",
     "panel_arrays",
     "roc_png",
     "sample_grid_png",
@@ -57,7 +58,8 @@ def _plt():
     return plt
 
 
-def _save(fig) -> bytes:
+def figure_png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes; the figure is closed."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     _plt().close(fig)
@@ -80,7 +82,7 @@ def training_curves_png(history: dict[str, list[float]], best_epoch: int) -> byt
         ax.set_ylabel(label)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig)
+    return figure_png(fig)
 
 
 def roc_png(y_true: np.ndarray, proba: np.ndarray, class_names: tuple[str, ...]) -> bytes:
@@ -102,7 +104,7 @@ def roc_png(y_true: np.ndarray, proba: np.ndarray, class_names: tuple[str, ...])
     ax.set_title("ROC on the test set", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig)
+    return figure_png(fig)
 
 
 def colorbar_png(colormap: str) -> bytes:
@@ -117,7 +119,7 @@ def colorbar_png(colormap: str) -> bytes:
     ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1 = map maximum"], fontsize=8)
     ax.set_xlabel(f"map value / its maximum ({colormap})", fontsize=8)
     fig.subplots_adjust(left=0.04, right=0.92, top=0.92, bottom=0.5)
-    return _save(fig)
+    return figure_png(fig)
 
 
 def panel_arrays(image: np.ndarray, up: np.ndarray, regions: np.ndarray, colormap: str, scale: int = 2):
