@@ -237,7 +237,7 @@ def test_the_context_samples_without_replacement_and_encodes_figures():
     assert list(targets) == list(idx) and np.array_equal(x[:, 0, 0, 0], idx * 4)
     assert list(ctx(0).sample(4)[0]) == list(idx)  # seeded
     assert list(ctx(1).sample(99)[0]) == list(range(10))  # all when fewer
-    from audit.report.figures import _plt
+    from audit.report.encoding import pyplot
 
-    fig = _plt().figure()
+    fig = pyplot().figure()
     assert CheckContext.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"

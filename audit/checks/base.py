@@ -119,7 +119,7 @@ class CheckContext:
     @staticmethod
     def figure_png(fig) -> bytes:
         """A matplotlib figure as PNG bytes for ``CheckResult.figures`` (the figure is closed)."""
-        from audit.report.figures import figure_png
+        from audit.report.encoding import figure_png
 
         return figure_png(fig)
 

@@ -5,20 +5,15 @@ Plots use matplotlib (Agg); image panels use OpenCV on uint8 arrays.
 
 from __future__ import annotations
 
-import base64
-import io
-
 import cv2
 import numpy as np
 
 from audit.regions import REGIONS
+from audit.report.encoding import encode_image, figure_png, pyplot
 
 __all__ = [
     "COLORMAPS",
     "colorbar_png",
-    "data_uri",
-    "encode_image",
-    "figure_png",
     "panel_arrays",
     "roc_png",
     "sample_grid_png",
@@ -35,42 +30,11 @@ COLORMAPS = {
 CONTOURS = {"brain": (80, 200, 80), "tumor": (60, 60, 255), "artifact": (255, 200, 0)}
 
 
-def encode_image(img_bgr: np.ndarray, ext: str = ".png") -> bytes:
-    """A uint8 BGR (or gray) image as PNG bytes, or JPEG at quality 80 with ``ext=".jpg"``."""
-    params = [cv2.IMWRITE_JPEG_QUALITY, 80] if ext == ".jpg" else []
-    ok, buf = cv2.imencode(ext, img_bgr, params)
-    if not ok:
-        raise RuntimeError(f"{ext} encoding failed")
-    return buf.tobytes()
-
-
-def data_uri(data: bytes, mime: str = "image/png") -> str:
-    """``data:`` URI of encoded image bytes, for embedding in a self-contained HTML page."""
-    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def figure_png(fig) -> bytes:
-    """A matplotlib figure as PNG bytes; the figure is closed."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    _plt().close(fig)
-    return buf.getvalue()
-
-
 def training_curves_png(history: dict[str, list[float]], best_epoch: int) -> bytes | None:
     """Loss and accuracy per epoch, train and validation; the restored (best) epoch marked."""
     if not history.get("loss"):
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(8, 3), dpi=100)
     epochs = np.arange(1, len(history["loss"]) + 1)
     for ax, key, label in ((axes[0], "loss", "cross-entropy loss"), (axes[1], "accuracy", "accuracy")):
@@ -87,7 +51,7 @@ def training_curves_png(history: dict[str, list[float]], best_epoch: int) -> byt
 
 def roc_png(y_true: np.ndarray, proba: np.ndarray, class_names: tuple[str, ...]) -> bytes:
     """ROC curve of each class against the rest (one curve for two classes)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4, 3.6), dpi=100)
     classes = [1] if len(class_names) == 2 else range(len(class_names))
     for c in classes:
@@ -109,7 +73,7 @@ def roc_png(y_true: np.ndarray, proba: np.ndarray, class_names: tuple[str, ...])
 
 def colorbar_png(colormap: str) -> bytes:
     """A labelled horizontal colorbar for map panels (each map is scaled to its own maximum)."""
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.colors import ListedColormap
 
     lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], COLORMAPS[colormap])[:, 0, ::-1] / 255

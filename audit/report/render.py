@@ -23,10 +23,9 @@ from audit.config import resolved_config_text
 from audit.data.artifacts import ARTIFACTS
 from audit.io import write_bytes_atomic, write_text_atomic
 from audit.regions import REGIONS
+from audit.report.encoding import data_uri, encode_image
 from audit.report.figures import (
     colorbar_png,
-    data_uri,
-    encode_image,
     panel_arrays,
     roc_png,
     sample_grid_png,
