@@ -296,7 +296,8 @@ def _example(cfg: Config, method_dir: Path, cache: Path, n: int = 2) -> list[str
     """Data URIs of overlays for the first ``n`` correctly classified tumor test images."""
     from audit.cam.geometry import upsample_map
     from audit.pipeline import cached_outputs
-    from audit.report.encoding import data_uri, encode_image, panel_arrays
+    from audit.report.encoding import data_uri, encode_image
+    from audit.report.figures import panel_arrays
 
     outs = cached_outputs(cfg, method_dir, "scores", cache=cache)
     ds, regions, cam, preds = outs["data"], outs["regions"], outs["cam"], outs["predict"]
