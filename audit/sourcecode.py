@@ -41,9 +41,32 @@ def _snapshot() -> tuple[tuple[str, str, int, int], ...]:
     return tuple(out)
 
 
+def _modules(snapshot) -> dict[str, Path]:
+    return {m: Path(f) for m, f, _, _ in snapshot}
+
+
 def modules() -> dict[str, Path]:
     """Every module of the package by dotted name (a package by its ``__init__.py``)."""
-    return {m: Path(f) for m, f, _, _ in _snapshot()}
+    return _modules(_snapshot())
+
+
+def _package_of(name: str, file: str | Path) -> str:
+    return name if str(file).endswith("__init__.py") else name.rpartition(".")[0]
+
+
+def _imports(node: ast.Import | ast.ImportFrom, package: str, mods) -> list[tuple[str, str]]:
+    """(name the statement binds, package module it refers to) for one import statement in a module
+    of ``package``: ``from a.b import c`` refers to ``a.b.c`` when that is a module, else to ``a.b``;
+    relative imports are resolved; modules outside the package are left out."""
+    if isinstance(node, ast.Import):
+        pairs = [((a.asname or a.name).split(".")[0], a.name) for a in node.names]
+    else:
+        base = node.module or ""
+        if node.level:
+            up = package.split(".")[: len(package.split(".")) - node.level + 1]
+            base = ".".join(up + ([node.module] if node.module else []))
+        pairs = [(a.asname or a.name, f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base) for a in node.names]
+    return [(bound, target) for bound, target in pairs if target in mods]
 
 
 def import_graph() -> dict[str, frozenset[str]]:
@@ -54,24 +77,17 @@ def import_graph() -> dict[str, frozenset[str]]:
 
 @functools.lru_cache(maxsize=4)
 def _import_graph(snapshot) -> dict[str, frozenset[str]]:
-    mods = {m: Path(f) for m, f, _, _ in snapshot}
+    mods = _modules(snapshot)
     graph: dict[str, frozenset[str]] = {}
     for name, path in mods.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        found: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join(up + ([node.module] if node.module else []))
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names]
-            else:
-                continue
-            found.update(t for t in targets if t in mods and t != name)
-        graph[name] = frozenset(found)
+        package = _package_of(name, path)
+        found = {
+            target
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for _, target in _imports(node, package, mods)
+        }
+        graph[name] = frozenset(found - {name})
     return graph
 
 
@@ -82,7 +98,7 @@ def import_closure(roots: tuple[str, ...]) -> list[str]:
 
 
 def _closure(roots: tuple[str, ...], snapshot) -> list[str]:
-    mods = {m: Path(f) for m, f, _, _ in snapshot}
+    mods = _modules(snapshot)
     graph = _import_graph(snapshot)
     todo = [m for m in mods if any(m == r or m.startswith(f"{r}.") for r in roots)]
     unknown = [r for r in roots if not any(m == r or m.startswith(f"{r}.") for m in mods)]
@@ -105,7 +121,7 @@ def source_digest(roots: tuple[str, ...]) -> str:
 @functools.lru_cache(maxsize=256)
 def _source_digest(roots: tuple[str, ...], snapshot) -> str:
     digest = hashlib.sha256()
-    mods = {m: Path(f) for m, f, _, _ in snapshot}
+    mods = _modules(snapshot)
     for m in _closure(roots, snapshot):
         digest.update(m.encode() + b"\0" + mods[m].read_bytes() + b"\0")
     return digest.hexdigest()[:16]
@@ -119,8 +135,8 @@ def _names(node: ast.AST) -> set[str]:
 def _module_index(name: str, file: str, snapshot) -> tuple[dict[str, str], dict[str, ast.AST], dict[str, str], str]:
     """A module's top-level definitions by name (source text and node), its top-level imported
     names -> module, and its package."""
-    mods = {m: Path(f) for m, f, _, _ in snapshot}
-    package = name if file.endswith("__init__.py") else name.rpartition(".")[0]
+    mods = _modules(snapshot)
+    package = _package_of(name, file)
     source = Path(file).read_text(encoding="utf-8")
     defs: dict[str, ast.AST] = {}
     imported: dict[str, str] = {}
@@ -132,15 +148,7 @@ def _module_index(name: str, file: str, snapshot) -> tuple[dict[str, str], dict[
                 if isinstance(t, ast.Name):
                     defs[t.id] = node
         elif isinstance(node, ast.ImportFrom | ast.Import):
-            for a in node.names:
-                base = (node.module or "") if isinstance(node, ast.ImportFrom) else a.name
-                if isinstance(node, ast.ImportFrom) and node.level:
-                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join(up + ([node.module] if node.module else []))
-                full = f"{base}.{a.name}"
-                target = full if isinstance(node, ast.ImportFrom) and full in mods else base
-                if target in mods:
-                    imported[(a.asname or a.name).split(".")[0]] = target
+            imported.update(_imports(node, package, mods))
     lines = source.splitlines(keepends=True)
     segments = {n: "".join(lines[node.lineno - 1 : node.end_lineno]) for n, node in defs.items()}
     return segments, defs, imported, package
@@ -154,7 +162,7 @@ def function_code(func: Callable) -> tuple[list[str], list[str]]:
     module = inspect.getmodule(func)
     snapshot = _snapshot()
     segments, defs, imported, package = _module_index(module.__name__, module.__file__, snapshot)
-    mods = {m: Path(f) for m, f, _, _ in snapshot}
+    mods = _modules(snapshot)
     seen: set[str] = set()
     roots: set[str] = set()
     todo = [func.__name__]
@@ -165,20 +173,14 @@ def function_code(func: Callable) -> tuple[list[str], list[str]]:
         seen.add(n)
         node = defs[n]
         for inner in ast.walk(node):
-            if isinstance(inner, ast.Import):
-                roots.update(a.name for a in inner.names if a.name in mods)
-            elif isinstance(inner, ast.ImportFrom) and inner.module:
-                base = inner.module
-                if inner.level:
-                    up = package.split(".")[: len(package.split(".")) - inner.level + 1]
-                    base = ".".join(up + [inner.module])
-                roots.update(f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in inner.names)
+            if isinstance(inner, ast.Import | ast.ImportFrom):
+                roots.update(target for _, target in _imports(inner, package, mods))
         for ident in _names(node):
             if ident in defs:
                 todo.append(ident)
             elif ident in imported:
                 roots.add(imported[ident])
-    return sorted(seen), sorted(r for r in roots if r in mods)
+    return sorted(seen), sorted(roots)
 
 
 def function_digest(func: Callable) -> str:
