@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -13,7 +12,6 @@ from typing import Any
 import audit
 from audit.config import Config, config_to_dict
 from audit.pipeline.stages import STAGES
-from audit.regions import PARAMS
 
 __all__ = ["remove_stale_partials", "stage_keys"]
 
@@ -74,8 +72,6 @@ def stage_keys(cfg: Config) -> dict[str, str]:
         }
         if name == "train" and cfg.model.path:
             payload["model_file_sha256"] = _file_sha256(cfg.model.path)
-        if name == "regions":  # the estimate's tuned constants, explicitly (their source is in "code" too)
-            payload["estimator"] = dataclasses.asdict(PARAMS)
         if name == "data" and cfg.data.source != "synthetic":
             payload["folder_listing"] = _folder_fingerprint(cfg.data.path)
         keys[name] = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

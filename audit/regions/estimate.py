@@ -1,7 +1,8 @@
 """Regions estimated from the pixels of an image without label maps: padding bars, head, skull band,
 brain interior, burned-in annotations (no tumor); skull-stripped images get a ``brain_edge`` band
 instead of a skull band.  Every tuned constant is a field of :class:`EstimatorParams`; the one
-instance :data:`PARAMS` is read by the code and enters the regions stage's cache key."""
+instance :data:`PARAMS` is read by the code; being source, it enters the regions stage's cache key
+with the code digest (:mod:`audit.sourcecode`)."""
 
 from __future__ import annotations
 
