@@ -74,7 +74,7 @@ def quick_config(cfg: Config) -> Config:
 
 def validate(cfg: Config) -> None:
     """One-line errors for a benchmark that cannot run, before anything is trained."""
-    from audit.cam import ALL_METHODS
+    from audit.cam.methods import NAMES, check_names
     from audit.data.artifacts import ARTIFACTS
 
     b = cfg.benchmark
@@ -97,10 +97,9 @@ def validate(cfg: Config) -> None:
     bad = [p for p in b.strengths if not 0 <= p <= 1]
     if bad or not b.strengths:
         raise ValueError(f"benchmark.strengths must be a non-empty list of values in [0, 1], got {list(b.strengths)}")
-    known = list(ALL_METHODS)
-    unknown = [m for m in b.methods if m not in known]
-    if unknown or not b.methods:
-        raise ValueError(f"benchmark.methods: unknown or empty {unknown or []}; available: {', '.join(known)}")
+    if not b.methods:
+        raise ValueError(f"benchmark.methods is empty; available: {', '.join(NAMES)}")
+    check_names(b.methods, "benchmark.methods")
     if not 0 < b.strong_drop <= 1 or b.bootstrap < 100:
         raise ValueError("benchmark.strong_drop must lie in (0, 1] and benchmark.bootstrap be at least 100")
 
@@ -405,7 +404,7 @@ def run_benchmark(cfg: Config, out: Path) -> dict:
 
 
 def _write_html(out: Path, report: dict, frame: pd.DataFrame, detection, rho, examples: dict) -> None:
-    from audit.cam import TITLES
+    from audit.cam.methods import title
     from audit.report.render import render_html
 
     b = report["config"]
@@ -421,7 +420,7 @@ def _write_html(out: Path, report: dict, frame: pd.DataFrame, detection, rho, ex
                 "p": p, "drop": first["drop"], "low": first["drop_ci_low"], "high": first["drop_ci_high"],
                 "strong": bool(first["strong"]), "reliant": bool(first["reliant"]),
                 "accuracy": first["accuracy_tied"],
-                "verdicts": list(zip(sub["method"].map(TITLES), sub["verdict"], sub["report"], strict=True)),
+                "verdicts": list(zip(sub["method"].map(title), sub["verdict"], sub["report"], strict=True)),
                 "examples": examples.get(cell.name, []),
             })  # fmt: skip
         matrix.append({"artifact": f"{artifact} ({head[0]}, skull {head[1]})" if several else artifact, "cells": cells})
@@ -431,11 +430,11 @@ def _write_html(out: Path, report: dict, frame: pd.DataFrame, detection, rho, ex
             "matrix": matrix,
             "detection": detection.assign(
                 method=[
-                    f"{TITLES[m]} ({a}, skull {s})" if several else TITLES[m]
+                    f"{title(m)} ({a}, skull {s})" if several else title(m)
                     for m, a, s in zip(detection["method"], detection["anatomy"], detection["skull"], strict=True)
                 ]
             ).to_dict("records"),  # fmt: skip
-            "rho": rho.assign(method=rho["method"].map(TITLES)).to_dict("records"),
+            "rho": rho.assign(method=rho["method"].map(title)).to_dict("records"),
         },
         template="benchmark.html",
     )

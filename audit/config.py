@@ -146,20 +146,15 @@ class TrainConfig:
     """mixed_float16 compute (for GPUs; slower on CPUs)."""
 
 
-_METHOD_NAMES = (
-    "gradcam", "gradcam_pp", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam", "occlusion", "gradient",
-    "smoothgrad",
-)  # fmt: skip
-"""CAM method names, as :data:`audit.cam.ALL_METHODS` (a test keeps the two equal; config imports no TensorFlow)."""
-
-
 @dataclass(frozen=True)
 class CamConfig:
-    method: Literal["auto", *_METHOD_NAMES] = "auto"  # type: ignore[valid-type]
+    method: str = "auto"
     """The lead method: galleries, per-image table, sanity checks, and the attention line's first
-    voice.  auto: chosen from the model's head (:mod:`audit.cam.lead`; HiResCAM for the seed CNN's
+    voice: a name in the CAM method registry (:data:`audit.cam.methods.METHODS`, checked before
+    anything runs; this module does not import it, so editing the registry keys no cache entry) or
+    auto: chosen from the model's head (:mod:`audit.cam.lead`; HiResCAM for the seed CNN's
     flatten + dense head, Grad-CAM for global average pooling)."""
-    panel: tuple[Literal[*_METHOD_NAMES], ...] = ("gradcam", "hirescam", "layercam", "gradcam_pp", "occlusion")
+    panel: tuple[str, ...] = ("gradcam", "hirescam", "layercam", "gradcam_pp", "occlusion")
     """Methods whose maps are each scored and voted in the attention evidence line (the lead method
     is always added); the layer methods share one forward + backward pass."""
     occlusion_sample: int = 24

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 
+from audit.cam.methods import METHODS, title
 from audit.checks.base import EVIDENCE_LINES
 from audit.config import VerdictConfig
 
@@ -92,19 +93,6 @@ def rules_text(cfg: VerdictConfig) -> list[str]:
     return [f"{r.format(**values)}." for r in RULES] + [METHOD_RULE.format(**values)]
 
 
-_CAUSES = {
-    "gradcam": "Grad-CAM weighs each channel by its gradient averaged over positions; through a flatten + dense "
-    "head those averages can cancel, and the ReLU then removes what is left as negative evidence",
-    "gradcam_pp": "Grad-CAM++ weighs channels by position-averaged positive gradients; through a flatten + dense "
-    "head they can vanish, and the ReLU removes the negative rest",
-    "xgradcam": "XGrad-CAM's position-averaged channel weights can cancel through a flatten + dense head",
-    "hirescam": "the ReLU removed negative evidence: at this layer the class score is built from few positive "
-    "gradient x activation terms",
-    "layercam": "few positive gradients meet active units at this layer",
-    "occlusion": "hiding single patches does not lower the class score (redundant evidence or a saturated score)",
-}
-
-
 def _pct(x: float) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
 
@@ -147,12 +135,12 @@ def method_label(summary: dict, cfg: VerdictConfig) -> dict:
     return {**out, "label": label}
 
 
-def _attention_line(panel: dict, lead: str, lead_reason: str, titles: dict, cfg: VerdictConfig) -> dict:
+def _attention_line(panel: dict, lead: str, lead_reason: str, cfg: VerdictConfig) -> dict:
     methods = {m: method_label(s, cfg) for m, s in panel.items()}
     for m, v in methods.items():
         if v["label"] == "uninformative" and v["cause"] == "empty or weak maps":
-            v["cause"] = f"empty or weak maps on {_pct(v['share_empty_or_weak'])} of the images: " + _CAUSES.get(
-                m, "the maps hold no positive evidence"
+            v["cause"] = f"empty or weak maps on {_pct(v['share_empty_or_weak'])} of the images: " + (
+                METHODS[m].empty_cause if m in METHODS else "the maps hold no positive evidence"
             )
     informative = [m for m, v in methods.items() if v["label"] != "uninformative"]
     if lead in informative:
@@ -173,7 +161,7 @@ def _attention_line(panel: dict, lead: str, lead_reason: str, titles: dict, cfg:
         "n_informative": len(informative),
         "n_agree": agree,
         "methods": methods,
-        "titles": {m: titles.get(m, m) for m in methods},
+        "titles": {m: title(m) for m in methods},
     }
 
 
@@ -235,7 +223,6 @@ def decide_verdict(
     *,
     lead: str,
     lead_reason: str = "",
-    titles: dict | None = None,
     balanced_accuracy: float | None = None,
     duplicates: list[dict] | None = None,
 ) -> dict:
@@ -246,7 +233,6 @@ def decide_verdict(
     panel : method -> findings summary (:func:`audit.scores.summarize_findings`), the lead's included.
     checks : check results as dicts with ``name``, ``status``, ``evidence`` (its line) and ``headline``.
     lead : the lead method (:mod:`audit.cam.lead`); lead_reason : why.
-    titles : method -> display name.
     balanced_accuracy : the model's test balanced accuracy (None: not known, rule 0 skipped).
     duplicates : the dataset's duplicate pairs (``Dataset.duplicates``), for leaks.
 
@@ -255,10 +241,9 @@ def decide_verdict(
     {"label", "strength", "rule", "summary", "evidence"}; ``evidence`` holds one entry per line
     (:data:`audit.checks.base.EVIDENCE_LINES`) and ``balanced_accuracy``.
     """
-    titles = titles or {}
     if lead not in panel:
         raise ValueError(f"the lead method {lead!r} has no summary in the panel")
-    attention = _attention_line(panel, lead, lead_reason, titles, cfg)
+    attention = _attention_line(panel, lead, lead_reason, cfg)
     behaviour = _check_line(checks, "model_behaviour")
     trust = _check_line(checks, "explanation_trust")
     dataset = _dataset_line(checks, duplicates)
@@ -290,12 +275,12 @@ def decide_verdict(
         label, rule = "anatomy", 4
     else:
         label, rule = "mixed", 5
-    strength = _strength(label, rule, behaviour, attention, local, dataset, trust, titles)
-    summary = _summary(label, rule, evidence, cfg, titles)
+    strength = _strength(label, rule, behaviour, attention, local, dataset, trust)
+    summary = _summary(label, rule, evidence, cfg)
     return {"label": label, "rule": rule, "strength": strength, "summary": summary, "evidence": evidence}
 
 
-def _strength(label, rule, behaviour, attention, local, dataset, trust, titles) -> str:
+def _strength(label, rule, behaviour, attention, local, dataset, trust) -> str:
     a = attention
     votes = f"{a['n_agree']} of {a['n_informative']} informative methods" if a["n_informative"] else ""
     if rule == 0:
@@ -320,7 +305,7 @@ def _strength(label, rule, behaviour, attention, local, dataset, trust, titles) 
         if a["label"] == "anatomy":
             parts.append(f"{votes} on anatomy")
         if local["status"] == "supports":
-            parts.append(f"localisation ({titles.get(local['method'], local['method'])} finds the tumor)")
+            parts.append(f"localisation ({title(local['method'])} finds the tumor)")
         if rule == 4 and local["status"] == "supports" and a["label"] == "artifact":
             parts.append("the maps' energy lies mostly off the brain, but their peak finds the tumor")
         elif rule == 4 and local["status"] != "supports":
@@ -345,11 +330,11 @@ def _strength(label, rule, behaviour, attention, local, dataset, trust, titles) 
     return "mixed: " + "; ".join(reasons)
 
 
-def _summary(label: str, rule: int, ev: dict, cfg: VerdictConfig, titles: dict) -> str:
+def _summary(label: str, rule: int, ev: dict, cfg: VerdictConfig) -> str:
     """Plain sentences, one group per line; numbers that are missing are said to be missing, never 'nan'."""
     a, b, loc, d, t = (ev[k] for k in ("attention", "model_behaviour", "localisation", "dataset", "explanation_trust"))
     lead = a["lead"]
-    ltitle = titles.get(lead, lead)
+    ltitle = title(lead)
     lv = a["methods"][lead]
     s: list[str] = []
     ba = ev["balanced_accuracy"]
@@ -382,13 +367,13 @@ def _summary(label: str, rule: int, ev: dict, cfg: VerdictConfig, titles: dict) 
         )
     parts = []
     for m, v in a["methods"].items():
-        title = titles.get(m, m)
+        name = title(m)
         if v["label"] == "uninformative":
-            parts.append(f"{title} uninformative ({v['cause']})")
+            parts.append(f"{name} uninformative ({v['cause']})")
         else:
             on, off = v["on_anatomy"], v["off_target_majority_share"]
             parts.append(
-                f"{title} {v['label']} ({_pct(on['mean'])} of the energy on brain or tumor, {_ci(on)}; "
+                f"{name} {v['label']} ({_pct(on['mean'])} of the energy on brain or tumor, {_ci(on)}; "
                 f"{_pct(off['mean'])} of {v['n_scored']} images mostly off the brain)"
             )
     s.append("By method: " + "; ".join(parts) + ".")
@@ -406,7 +391,7 @@ def _summary(label: str, rule: int, ev: dict, cfg: VerdictConfig, titles: dict) 
         hit, ap, prior = loc["pointing_hit"], loc["auprc"], loc["auprc_prior"]
         prior_text = "" if _nan(prior["mean"]) else f", against {prior['mean']:.2f} for the mean tumor location"
         s.append(
-            f"Localisation ({loc['status']} anatomy): on {loc['n']} tumor images the {titles.get(loc['method'], '')} "
+            f"Localisation ({loc['status']} anatomy): on {loc['n']} tumor images the {title(loc['method'])} "
             f"peak lies on the tumor in {_pct(hit['mean'])} ({_ci(hit)}); AUPRC {ap['mean']:.2f}{prior_text}."
         )
     # dataset

@@ -28,7 +28,7 @@ CHILD = """
 import json, sys, threading, time
 from pathlib import Path
 import numpy as np
-from audit.cam import compute_cams
+from audit.cam.maps import compute_cams
 from audit.data.dataset import Rows
 from audit.model import build_model
 

@@ -41,7 +41,9 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from audit.cam import METHODS, MULTIPASS_METHODS, CamEngine, compute_cams, compute_panel
+    from audit.cam.core import CamEngine
+    from audit.cam.maps import compute_cams, compute_panel
+    from audit.cam.methods import METHODS
     from audit.compute import onednn_enabled
     from audit.config import load_config
     from audit.pipeline import cached_outputs
@@ -96,15 +98,17 @@ def main() -> None:
     times = {"gradcam": min(rounds["gradcam"])}
     per_round = [s / g for s, g in zip(rounds["seed"], rounds["gradcam"], strict=True)]
 
-    methods = [m for m in (*METHODS, "gradient") if m != "gradcam"]
+    layer_methods = [m for m, spec in METHODS.items() if spec.kind == "layer"]
+    methods = [m for m in (*layer_methods, "gradient") if m != "gradcam"]
     for m in methods:
         times[m] = best_of(lambda m=m: compute_cams(model, x, m, engine=engine, batch_size=batch, show_progress=False))
-    for m in (*MULTIPASS_METHODS, "smoothgrad"):  # many passes per image: timed once, on 64 images
+    passes = [m for m, spec in METHODS.items() if spec.kind == "passes"]
+    for m in (*passes, "smoothgrad"):  # many passes per image: timed once, on 64 images
         t0 = time.perf_counter()
         compute_cams(model, x[:64], m, engine=engine, show_progress=False)
         times[m] = (time.perf_counter() - t0) * n / 64
         methods.append(m)
-    layer_panel = [m for m in cfg.cam.panel if m in METHODS]
+    layer_panel = [m for m in cfg.cam.panel if m in layer_methods]
     panel_rounds = []
     for _ in range(5):  # interleaved with Grad-CAM alone, as above
         t0 = time.perf_counter()

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     import numpy as np
 
-    from audit.cam import CamEngine, compute_cams
+    from audit.cam.core import CamEngine
+    from audit.cam.maps import compute_cams
     from audit.checks import CheckContext, available_checks, randomization, run_check
     from audit.config import load_config
     from audit.pipeline import cached_outputs

@@ -177,7 +177,8 @@ def test_weighted_layers_recurse_into_nested_models():
 
 
 def test_randomized_model_maps_differ_and_weights_are_restored():
-    from audit.cam import CamEngine, compute_cams
+    from audit.cam.core import CamEngine
+    from audit.cam.maps import compute_cams
 
     keras.utils.set_random_seed(1)
     x = inp = keras.Input((16, 16, 1))
@@ -200,7 +201,7 @@ def test_randomized_model_maps_differ_and_weights_are_restored():
 
 
 def test_faithfulness_prefers_a_map_on_the_pixels_the_model_reads():
-    from audit.cam import CamResult
+    from audit.cam.core import CamResult
     from audit.cam.geometry import Grid
 
     images, labels, regions = phantom()
@@ -258,7 +259,8 @@ def _gap_model(seed: int = 1, symmetric: bool = False) -> keras.Model:
 
 
 def _cam_context(model, images, labels, params, retrain=None):
-    from audit.cam import CamEngine, compute_cams
+    from audit.cam.core import CamEngine
+    from audit.cam.maps import compute_cams
 
     engine = CamEngine(model)
     cams = compute_cams(model, images, engine=engine, show_progress=False)
@@ -317,7 +319,7 @@ def test_eigengap_counts_the_blocks_of_a_block_diagonal_graph():
 
 
 def test_strategy_clustering_separates_two_attention_patterns():
-    from audit.cam import CamResult
+    from audit.cam.core import CamResult
     from audit.cam.geometry import Grid
 
     n = 60

@@ -1,9 +1,14 @@
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
-from audit.cam import CamEngine, compute_cams
+from audit.cam.core import CamEngine
 from audit.cam.gradcam import gradcam_map
+from audit.cam.maps import compute_cams
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def gap_model(seed=0, k=4, classes=3):
@@ -241,7 +246,7 @@ def _seed_like(seed=0):
 
 
 def test_the_panel_equals_the_single_method_engine():
-    from audit.cam import compute_panel
+    from audit.cam.maps import compute_panel
 
     model = _seed_like(3)
     x = np.random.default_rng(3).random((9, 32, 32, 1)).astype(np.float32)
@@ -305,8 +310,9 @@ def test_occlusion_geometry_defaults_and_errors():
 
 
 def test_the_lead_method_follows_the_head():
-    from audit.cam import CamEngine, resolve_method
+    from audit.cam.core import CamEngine
     from audit.cam.lead import head_kind
+    from audit.cam.maps import resolve_method
     from audit.model import build_model
 
     seed = CamEngine(_seed_like())
@@ -320,11 +326,57 @@ def test_the_lead_method_follows_the_head():
     assert head_kind(other.model, other.path) == "gap"
 
 
-def test_config_method_names_are_the_engine_methods():
-    import typing
+def test_the_default_panel_is_registered():
+    from audit.cam.methods import NAMES
+    from audit.config import CamConfig, load_config
 
-    from audit.cam import ALL_METHODS
-    from audit.config import CamConfig
+    assert set(CamConfig().panel) <= set(NAMES)
+    for path in (ROOT / "experiments").glob("*.toml"):
+        cfg = load_config(path)
+        assert {*cfg.cam.panel, *cfg.benchmark.methods} <= set(NAMES), path.name
+        assert cfg.cam.method in ("auto", *NAMES), path.name
 
-    assert typing.get_args(typing.get_type_hints(CamConfig)["method"]) == ("auto", *ALL_METHODS)
-    assert set(CamConfig().panel) <= set(ALL_METHODS)
+
+def test_the_registry_is_the_one_list_of_methods():
+    import inspect
+    import subprocess
+    import sys
+
+    from audit.cam.methods import METHODS
+
+    # The verdict reads the registry; neither imports TensorFlow (nor does the config).
+    code = "import sys, audit.verdict, audit.config; print('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == [
+        "False",
+        "False",
+    ]
+    arity = {"layer": 2, "passes": 4, "pixel": 4}
+    for name, spec in METHODS.items():
+        fn = spec.function
+        required = [p for p in inspect.signature(fn).parameters.values() if p.default is inspect.Parameter.empty]
+        assert len(required) == arity[spec.kind], name
+        assert set(spec.options) <= set(inspect.signature(fn).parameters), name
+        assert spec.title and spec.reference and spec.empty_cause, name
+        assert (spec.grid is not None) == (name == "occlusion"), name
+        model = _seed_like(1)
+        x = np.random.default_rng(1).random((2, 32, 32, 1)).astype(np.float32)
+        result = compute_cams(model, x, name, show_progress=False, scorecam_channels=4, smoothgrad_samples=2)
+        assert result.method == name and result.maps.shape[0] == 2 and (result.maps >= 0).all()
+        assert (result.layer == "input") == (spec.kind == "pixel" or spec.grid is not None), name
+
+
+def test_stretch_upsampling_is_applied_in_the_engine_for_every_caller():
+    from audit.cam.geometry import stretch_grid
+    from audit.cam.maps import compute_panel
+
+    model = _seed_like(2)
+    x = np.random.default_rng(2).random((3, 32, 32, 1)).astype(np.float32)
+    exact = compute_cams(model, x, "hirescam", show_progress=False)
+    stretched = compute_cams(model, x, "hirescam", show_progress=False, upsample="stretch")
+    assert exact.grid.exact and stretched.grid == stretch_grid(exact.maps.shape[1:], (32, 32))
+    np.testing.assert_array_equal(exact.maps, stretched.maps)  # only where the cells sit changes
+    panel = compute_panel(model, x, ["gradcam", "gradient"], show_progress=False, upsample="stretch")
+    assert panel["gradcam"].grid == stretched.grid
+    assert panel["gradient"].grid.exact  # maps at the pixels are not moved
+    with pytest.raises(ValueError, match="unknown upsample"):
+        compute_cams(model, x, "gradcam", show_progress=False, upsample="nearest")

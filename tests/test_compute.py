@@ -25,7 +25,7 @@ MIRRORED = textwrap.dedent("""
     from audit.config import load_config
     from audit.pipeline import run_pipeline, stage_keys
 
-    from audit.cam import CamEngine
+    from audit.cam.core import CamEngine
 
     replicas = []
     plain_call = CamEngine._call

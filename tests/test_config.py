@@ -46,7 +46,6 @@ def test_unknown_section(tmp_path):
         ("[train]\nepochs = 2.5\n", r"train\.epochs: expected int, got float"),
         ("[train]\nepochs = true\n", r"train\.epochs: expected int, got bool"),
         ('[train]\nlearning_rate = "fast"\n', r"train\.learning_rate: expected float"),
-        ('[cam]\nmethod = "gradcamm"\n', r"cam\.method: 'gradcamm' is not one of 'auto', 'gradcam'"),
         ('[checks]\nrun = "x"\n', r"checks\.run: expected list of str"),
         ("[checks]\nrun = [1]\n", r"checks\.run: expected str, got int"),
         ("data = 3\n", r"'data' must be a table"),

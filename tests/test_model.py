@@ -77,7 +77,7 @@ def test_layer_auto_detection_sequential_functional_nested():
 
 
 def test_cam_of_a_nested_layer_equals_the_flat_model():
-    from audit.cam import compute_cams
+    from audit.cam.maps import compute_cams
 
     keras.utils.set_random_seed(1)
     base = tiny_base()
@@ -95,7 +95,7 @@ def test_cam_of_a_nested_layer_equals_the_flat_model():
 
 
 def test_nested_layer_in_a_branching_model_is_refused():
-    from audit.cam import CamEngine
+    from audit.cam.core import CamEngine
 
     inp = keras.Input((16, 16, 1))
     base = tiny_base()

@@ -90,8 +90,8 @@ def test_an_uninformative_lead_leaves_the_vote_to_the_other_methods():
     a = v["evidence"]["attention"]
     assert (a["label"], a["basis"], a["n_agree"], a["n_informative"]) == ("artifact", "majority", 3, 3)
     assert v["label"] == "artifact" and v["rule"] == 2
-    assert "Grad-CAM's position-averaged" not in v["summary"]  # titles given by the caller only
-    assert "gradcam uninformative (empty or weak maps on 100% of the images: Grad-CAM weighs" in v["summary"]
+    assert "Grad-CAM's position-averaged" not in v["summary"]  # the cause once, in its own words
+    assert "Grad-CAM uninformative (empty or weak maps on 100% of the images: Grad-CAM weighs" in v["summary"]
 
 
 def test_a_passed_counterfactual_with_a_data_shortcut_is_not_artifact():
@@ -261,7 +261,7 @@ def test_a_model_near_chance_gets_mixed_and_the_summary_never_prints_nan():
 def test_summary_cites_numbers_per_line():
     tumor = {"n": 40, "pointing_hit": ci(0.7, 0.1), "auprc": ci(0.42), "auprc_prior": ci(0.1), "rank_accuracy": ci(0.5)}
     panel = {"hirescam": summary(0.52, 0.38, artifact=0.2, tumor=tumor)}
-    s = verdict(panel, behaviour("pass"), titles={"hirescam": "HiResCAM"})["summary"]
+    s = verdict(panel, behaviour("pass"))["summary"]
     assert "HiResCAM mixed (52% of the energy on brain or tumor, 95% CI 47%–57%; 38% of 100 images mostly" in s
     assert "HiResCAM energy on burned-in artifacts: 20% (95% CI 15%–25%)" in s
     assert "on 40 tumor images the HiResCAM peak lies on the tumor in 70% (95% CI 60%–80%); AUPRC 0.42" in s

@@ -20,7 +20,7 @@ import numpy as np
 
 from audit.cam.geometry import Grid
 
-__all__ = ["occlusion_batch", "occlusion_geometry"]
+__all__ = ["occlusion_batch", "occlusion_geometry", "occlusion_grid"]
 
 
 def occlusion_geometry(size: tuple[int, int], patch: int = 0, stride: int = 0) -> tuple[int, int, Grid]:
@@ -33,6 +33,11 @@ def occlusion_geometry(size: tuple[int, int], patch: int = 0, stride: int = 0) -
         raise ValueError(f"occlusion patch {patch} px is larger than the image ({size[0]}x{size[1]})")
     centre = (patch - 1) / 2
     return patch, stride, Grid(centre, float(stride), centre, float(stride), exact=True)
+
+
+def occlusion_grid(size: tuple[int, int], patch: int = 0, stride: int = 0) -> Grid:
+    """Where the cells of an occlusion map sit on an image of ``size`` (:func:`occlusion_geometry`)."""
+    return occlusion_geometry(size, patch, stride)[2]
 
 
 def _positions(n: int, patch: int, stride: int) -> list[int]:

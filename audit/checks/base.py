@@ -100,7 +100,7 @@ class CheckContext:
         """Maps for ``images`` with the experiment's CAM settings; ``method`` None = the audit's
         lead method (``cams.method``).  Through the shared engine (no rebuild; live weights), or,
         with ``model``, through a new engine for that model.  Returns a CamResult."""
-        from audit.cam import cam_options, compute_cams
+        from audit.cam.maps import cam_options, compute_cams
 
         cam = self.config.cam
         return compute_cams(

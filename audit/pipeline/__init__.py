@@ -21,7 +21,7 @@ are :mod:`audit.provenance` and :mod:`audit.results`.
 
 from audit.pipeline.cache import stage_keys
 from audit.pipeline.run import RunResult, cached_outputs, run_pipeline
-from audit.pipeline.stages import STAGE_ORDER, STAGES, StageSpec, validate_checks
+from audit.pipeline.stages import STAGE_ORDER, STAGES, StageSpec, validate_names
 
 __all__ = [
     "STAGES",
@@ -31,5 +31,5 @@ __all__ = [
     "cached_outputs",
     "run_pipeline",
     "stage_keys",
-    "validate_checks",
+    "validate_names",
 ]

@@ -85,7 +85,7 @@ def save_cam(c, folder: Path, prefix: str = "") -> None:
 
 
 def load_cam(folder: Path, prefix: str = ""):
-    from audit.cam import CamResult
+    from audit.cam.core import CamResult
     from audit.cam.geometry import Grid
 
     info = json.loads((folder / f"{prefix}cams.json").read_text())

@@ -13,7 +13,7 @@ from typing import Any
 from audit.config import Config
 from audit.io import write_text_atomic
 from audit.pipeline.cache import remove_stale_partials, stage_keys
-from audit.pipeline.stages import STAGES, needed_stages, validate_checks
+from audit.pipeline.stages import STAGES, needed_stages, validate_names
 from audit.progress import say
 from audit.provenance import set_determinism
 from audit.results import build_results, json_default, validate_results
@@ -43,7 +43,7 @@ def run_pipeline(
     cache : stage cache folder (default ``out/cache``); runs that share one share every
         stage whose key matches (the benchmark's methods share a cell's data and model).
     """
-    validate_checks(cfg)
+    validate_names(cfg)
     needed = needed_stages(only)
     out = Path(out)
     cache = Path(cache) if cache is not None else out / "cache"
@@ -104,7 +104,6 @@ def _run_stages(cfg: Config, out: Path, cache: Path, needed: list[str], keys: di
     if "report" not in needed:
         return RunResult(out, None, None, status, timings)
 
-    from audit.cam import TITLES
     from audit.report.render import write_outputs
     from audit.verdict import decide_verdict
 
@@ -118,7 +117,6 @@ def _run_stages(cfg: Config, out: Path, cache: Path, needed: list[str], keys: di
         cfg.verdict,
         lead=cams.method,
         lead_reason=cams.reason,
-        titles=TITLES,
         balanced_accuracy=outputs["predict"].metrics["balanced_accuracy"],
         duplicates=list(outputs["data"].duplicates),
     )

@@ -37,7 +37,7 @@ from audit.pipeline.outputs import (
 from audit.progress import say
 from audit.regions import REGIONS, regions_from_label_maps
 
-__all__ = ["STAGES", "STAGE_ORDER", "StageSpec", "needed_stages", "validate_checks"]
+__all__ = ["STAGES", "STAGE_ORDER", "StageSpec", "needed_stages", "validate_names"]
 
 
 def stage_data(cfg: Config) -> Dataset:
@@ -145,8 +145,8 @@ def stage_cam(cfg: Config, ds: Dataset, trained: Trained, workdir: Path | None =
     ``workdir`` the maps are written straight into ``workdir/maps.npy``: memory grows with
     ``cam.batch_size``, not with the test set.
     """
-    from audit.cam import CamEngine, cam_options, compute_cams, resolve_method
-    from audit.cam.geometry import stretch_grid
+    from audit.cam.core import CamEngine
+    from audit.cam.maps import cam_options, compute_cams, resolve_method
     from audit.model import adapt_channels
 
     te = ds.indices("test")
@@ -166,8 +166,6 @@ def stage_cam(cfg: Config, ds: Dataset, trained: Trained, workdir: Path | None =
         out=out, **cam_options(cfg.cam, cfg.experiment.seed),
     )  # fmt: skip
     result.reason = reason
-    if cfg.cam.upsample == "stretch":
-        result.grid = stretch_grid(result.maps.shape[1:], ds.images.shape[1:3])
     return result
 
 
@@ -181,8 +179,8 @@ def _finding_rows(ds: Dataset, preds: Predictions) -> np.ndarray:
 def stage_panel(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions, cams, regions, scores) -> Panel:
     """Maps of every panel method, scored like the lead's; occlusion on a sample of correctly
     classified finding images (``cam.occlusion_sample``), the other methods on every test image."""
-    from audit.cam import CamEngine, cam_options, compute_panel
-    from audit.cam.geometry import stretch_grid
+    from audit.cam.core import CamEngine
+    from audit.cam.maps import cam_options, compute_panel
     from audit.model import adapt_channels
     from audit.scores import score_images, summarize_findings, weak_maps
 
@@ -212,8 +210,6 @@ def stage_panel(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions, 
         for m, result in compute_panel(
             trained.model, images, group, cfg.cam.layer, targets, cfg.cam.batch_size, engine, **options
         ).items():
-            if cfg.cam.upsample == "stretch" and result.layer != "input":
-                result.grid = stretch_grid(result.maps.shape[1:], ds.images.shape[1:3])
             table = pd.concat(
                 [base.iloc[idx].reset_index(drop=True),
                  score_images(result.maps, regions[idx], cfg.regions.tolerance_px, result.grid, prior)], axis=1,
@@ -287,7 +283,7 @@ def stage_scores(cfg: Config, ds: Dataset, preds: Predictions, cams, regions: np
 
 def stage_checks(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions, cams, regions, scores: Scores) -> list:
     """Run the configured checks; a failing plugin becomes an ``error`` result."""
-    from audit.cam import CamEngine
+    from audit.cam.core import CamEngine
     from audit.checks import CheckContext, available_checks, run_check, validate_params
     from audit.model import adapt_channels
 
@@ -334,9 +330,13 @@ def _retrain(cfg: Config, ds: Dataset, seed: int, permute_labels: bool = False):
     return _fit(cfg, ds, y_tr, y_va, seed).model
 
 
-def validate_checks(cfg: Config) -> None:
-    """Fail early, before any training, on unknown checks or bad check parameters."""
+def validate_names(cfg: Config) -> None:
+    """Fail early, before any training, on unknown CAM methods, unknown checks or bad check parameters."""
+    from audit.cam.methods import check_names
     from audit.checks import available_checks, validate_params
+
+    check_names([cfg.cam.method], "cam.method", also=("auto",))
+    check_names(cfg.cam.panel, "cam.panel")
 
     checks = available_checks(cfg.checks.plugins)
     for name in (*cfg.checks.run, *cfg.checks.params):
