@@ -63,8 +63,8 @@ def test_each_stage_hashes_the_code_it_runs_and_not_the_rest():
     cam = import_closure(tuple(function_code(STAGES["cam"].compute)[1]))
     assert {"audit.cam.core", "audit.cam.gradcam", "audit.model"} <= set(cam) and "audit.regions" not in cam
     assert "audit.cam.methods" in cam  # the registry, through which the engine reaches every method module
-    train = import_closure(tuple(function_code(STAGES["train"].compute)[1]))
-    assert not any(m.startswith("audit.cam") for m in train)  # a new CAM method retrains nothing
+    data = import_closure(tuple(function_code(STAGES["data"].compute)[1]))
+    assert not any(m.startswith("audit.cam") for m in data)  # a new CAM method regenerates no data
     checks = import_closure(tuple(function_code(STAGES["checks"].compute)[1]))
     assert {"audit.checks.artifact_reliance", "audit.checks.shortcut_probe"} <= set(checks)  # found by entry point
     definitions, _ = function_code(STAGES["checks"].compute)
