@@ -10,4 +10,4 @@ import os
 # the fallback's in the last bits (summation order), so the setting enters every cache key.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-__version__ = "0.7.1"
+__version__ = "0.8.0"

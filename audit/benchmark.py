@@ -62,7 +62,7 @@ def quick_config(cfg: Config) -> Config:
     return r(
         cfg,
         experiment=r(cfg.experiment, name=f"{cfg.experiment.name}-quick"),
-        data=r(cfg.data, n_images=600, image_size=64, min_tumor_area=25),
+        data=r(cfg.data, image_size=64, min_tumor_area=25, synthetic=r(cfg.data.synthetic, n_images=600)),
         model=r(cfg.model, width=16, dense_units=64),
         train=r(cfg.train, epochs=min(cfg.train.epochs, 15), patience=3, min_epochs=5, batch_size=16),
         scores=r(cfg.scores, bootstrap=200),
@@ -134,11 +134,11 @@ def cell_config(cfg: Config, cell: Cell, method: str) -> Config:
     mode, with its artifact (or two sites) as the only shortcut, tied with strength ``p``, and every
     other artifact absent."""
     r = dataclasses.replace
-    head = {"anatomy": cell.anatomy, "skull": cell.skull}
+    syn = r(cfg.data.synthetic, anatomy=cell.anatomy, skull=cell.skull)
     if cell.artifact == SITE:
-        data = r(cfg.data, artifacts=(), n_sites=2, site_p=float(cell.p), **head)
+        data = r(cfg.data, artifacts={}, synthetic=r(syn, n_sites=2, site_p=float(cell.p)))
     else:
-        data = r(cfg.data, artifacts=(cell.artifact,), n_sites=0, **{f"{cell.artifact}_p": float(cell.p)}, **head)
+        data = r(cfg.data, artifacts={cell.artifact: float(cell.p)}, synthetic=r(syn, n_sites=0))
     return r(
         cfg,
         experiment=r(cfg.experiment, name=f"{cfg.experiment.name}-{cell.name}"),
@@ -383,9 +383,9 @@ def run_benchmark(cfg: Config, out: Path) -> dict:
         "experiment": cfg.experiment.name,
         "config": dataclasses.asdict(cfg.benchmark),
         "data": {
-            "n_images": cfg.data.n_images,
+            "n_images": cfg.data.synthetic.n_images,
             "image_size": cfg.data.image_size,
-            "contrasts": list(cfg.data.contrasts),
+            "contrasts": list(cfg.data.synthetic.contrasts),
         },
         "summary": summary,
         "cells": json.loads(frame.to_json(orient="records")),

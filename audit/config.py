@@ -29,9 +29,11 @@ __all__ = [
     "DataConfig",
     "ExperimentConfig",
     "ModelConfig",
+    "NiftiConfig",
     "RegionsConfig",
     "ReportConfig",
     "ScoresConfig",
+    "SyntheticConfig",
     "TrainConfig",
     "VerdictConfig",
     "apply_overrides",
@@ -52,22 +54,10 @@ class ExperimentConfig:
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    """The dataset: ``source = "synthetic"`` is the phantom generator (:mod:`audit.data.synthetic`);
-    ``"folder"`` reads class folders of images under ``path`` (:mod:`audit.data.folders`);
-    ``"figshare"`` the .mat files of Cheng et al. (:mod:`audit.data.figshare`); ``"nifti"``
-    BraTS-style volumes with a segmentation (:mod:`audit.data.nifti`); ``"paired"`` an
-    ``images/`` + ``masks/`` tree (:mod:`audit.data.paired`)."""
+class SyntheticConfig:
+    """``[data.synthetic]``: the phantom generator's knobs (:mod:`audit.data.synthetic`)."""
 
-    source: Literal["synthetic", "folder", "figshare", "nifti", "paired"] = "synthetic"
-    path: str = ""
-    """Root of the data (every source but synthetic)."""
-    class_map: tuple[str, ...] = ()
-    """Extra folder-name -> class entries, each "folder=label" (source = "folder")."""
-    resize: Literal["stretch", "pad"] = "pad"
-    """How folder images reach image_size: stretch, or scale to fit and pad (source = "folder")."""
     n_images: int = 1000
-    image_size: int = 128
     classes: Literal["binary", "four"] = "binary"
     """binary: healthy / tumor; four: glioma, meningioma, notumor, pituitary."""
     tumor_kinds: tuple[str, ...] = ("glioma", "meningioma")
@@ -75,47 +65,82 @@ class DataConfig:
     tumor_fraction: float = 0.5
     """Share of tumor slices (binary only; four classes are balanced)."""
     anatomy: Literal["mni152", "colin27"] = "mni152"
-    """The phantoms' head (source = "synthetic"): the MNI152 average brain with shells of CSF, skull and
-    scalp grown around it, or Colin27's real head (Debian's mricron-data; :mod:`audit.data.anatomy`)."""
+    """The phantoms' head: the MNI152 average brain with shells of CSF, skull and scalp grown around
+    it, or Colin27's real head (Debian's mricron-data; :mod:`audit.data.anatomy`)."""
     skull: Literal["present", "stripped"] = "present"
     """present: the head with skull and scalp; stripped: brain extracted, black outside (as BraTS)."""
     plane: Literal["axial", "coronal", "sagittal"] = "axial"
-    levels: tuple[float, ...] = (0.35, 0.8)
-    """Slice levels as fractions of the brain's extent along the plane's axis (low, high)."""
     contrasts: tuple[str, ...] = ("t1", "t1c", "t2", "flair")
-    min_tumor_area: int = 30
-    """Minimum visible tumor pixels (core + enhancing) on a tumor slice."""
-    artifacts: tuple[str, ...] = ()
-    """Enabled artifacts: marker, frame, padding, zoom, intensity, noise, ghost."""
     tie_class: str = ""
-    """Class the artifacts go with ('' = tumor for binary, glioma for four classes)."""
-    marker_p: float = 0.0
-    frame_p: float = 0.0
-    padding_p: float = 0.0
-    zoom_p: float = 0.0
-    intensity_p: float = 0.0
-    noise_p: float = 0.0
-    ghost_p: float = 0.0
+    """Class the artifacts ([data.artifacts]) and sites go with ('' = tumor for binary, glioma for four classes)."""
     artifacts_over_brain: bool = False
     """Let burned-in artifacts cover brain pixels (off: they are drawn outside the brain only)."""
     n_sites: int = 0
     """Simulated scanners (0: none)."""
     site_p: float = 0.0
-    """Tie of site to class, like an artifact's p."""
+    """Tie of site to class, like an artifact's strength."""
     site_marker: bool = True
     """Each site burns its name into its own corner."""
+
+
+@dataclass(frozen=True)
+class NiftiConfig:
+    """``[data.nifti]``: options of BraTS-style volumes (:mod:`audit.data.nifti`)."""
+
+    modality: str = "t1ce"
+    """Volume used for the images: t1, t1ce, t2 or flair."""
+    slice_step: int = 4
+    """Every slice_step-th axial slice within ``data.levels`` is used."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The dataset: ``source = "synthetic"`` is the phantom generator (:mod:`audit.data.synthetic`,
+    its knobs in ``[data.synthetic]``, its planted artifacts in ``[data.artifacts]``); ``"folder"``
+    reads class folders of images under ``path`` (:mod:`audit.data.folders`); ``"figshare"`` the
+    .mat files of Cheng et al. (:mod:`audit.data.figshare`); ``"nifti"`` BraTS-style volumes with a
+    segmentation (:mod:`audit.data.nifti`, options in ``[data.nifti]``); ``"paired"`` an
+    ``images/`` + ``masks/`` tree (:mod:`audit.data.paired`).  The keys of this table are shared
+    by the sources that read them."""
+
+    source: Literal["synthetic", "folder", "figshare", "nifti", "paired"] = "synthetic"
+    path: str = ""
+    """Root of the data (every source but synthetic)."""
+    image_size: int = 128
+    resize: Literal["stretch", "pad"] = "pad"
+    """How images of another size reach image_size: stretch, or scale to fit and pad."""
+    class_map: tuple[str, ...] = ()
+    """Extra folder-name -> class entries, each "folder=label" (source = "folder")."""
+    patient_column: str = ""
+    """Column of ``metadata.csv`` (under path) holding each image's patient (folder, paired)."""
+    levels: tuple[float, ...] = (0.35, 0.8)
+    """Slice levels as fractions of the brain's extent along the slicing axis (low, high) (synthetic, nifti)."""
+    min_tumor_area: int = 30
+    """Minimum visible tumor pixels (core + enhancing) on a tumor slice (synthetic, nifti)."""
     test_fraction: float = 0.3
     val_fraction: float = 0.15
-    patient_column: str = ""
-    """Column of ``metadata.csv`` (under path) holding each image's patient (source = "folder")."""
-    modality: str = "t1ce"
-    """NIfTI volume used for the images: t1, t1ce, t2 or flair (source = "nifti")."""
-    slice_step: int = 4
-    """Every slice_step-th axial slice within levels is used (source = "nifti")."""
     drop_duplicates: bool = False
     """Drop val/test images that are exact or near duplicates of a training image (leaks)."""
     duplicate_distance: int = 4
     """Largest Hamming distance between 64-bit perceptual hashes that counts as a near duplicate."""
+    synthetic: SyntheticConfig = SyntheticConfig()
+    nifti: NiftiConfig = NiftiConfig()
+    artifacts: Mapping[str, float] = field(default_factory=lambda: types.MappingProxyType({}))
+    """Planted artifacts and their tie strengths, ``[data.artifacts] marker = 0.5``: the share of
+    images whose artifact follows the class (0: present at random, untied); an artifact not named is
+    not drawn.  Names: :data:`audit.data.artifacts.ARTIFACTS` (source = "synthetic")."""
+
+
+_MOVED = {
+    **{k: f"data.synthetic.{k}" for k in (
+        "n_images", "classes", "tumor_kinds", "tumor_fraction", "anatomy", "skull", "plane", "contrasts", "tie_class",
+        "artifacts_over_brain", "n_sites", "site_p", "site_marker",
+    )},
+    "modality": "data.nifti.modality",
+    "slice_step": "data.nifti.slice_step",
+    **{f"{a}_p": f"data.artifacts.{a}" for a in ("marker", "frame", "padding", "zoom", "intensity", "noise", "ghost")},
+}  # fmt: skip
+"""Keys of ``[data]`` before 0.8 -> where they live now (an old file gets a one-line error naming the move)."""
 
 
 @dataclass(frozen=True)
@@ -323,6 +348,32 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     raise TypeError(f"unsupported config type {tp!r} at {where}")
 
 
+def _moved_error(where: str, section: str, key: str, value: Any) -> ConfigError | None:
+    """The one-line error for a key that an older brain-audit read from ``[data]`` (:data:`_MOVED`)."""
+    if section != "data":
+        return None
+    if key == "artifacts" and isinstance(value, list | tuple):
+        names = ", ".join(f"{a} = 0.5" for a in value[:2]) or "marker = 0.5"
+        return ConfigError(f"{where}: data.artifacts is a table of tie strengths since 0.8 (it was a list plus "
+                           f"<name>_p keys): write [data.artifacts] {names} ...")  # fmt: skip
+    if key in _MOVED:
+        new = _MOVED[key]
+        table, _, name = new.rpartition(".")
+        return ConfigError(f"{where}: data.{key} moved to {new} in 0.8: write it as [{table}] {name} = ...")
+    return None
+
+
+def _is_mapping(tp: Any) -> bool:
+    return typing.get_origin(tp) in (Mapping, dict)
+
+
+def _sub_tables(cls: type) -> dict[str, Any]:
+    """Fields of ``cls`` that are TOML sub-tables: nested sections (dataclasses) and name -> value maps."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)
+            if dataclasses.is_dataclass(hints[f.name]) or _is_mapping(hints[f.name])}  # fmt: skip
+
+
 def _build_section(cls: type, table: Mapping[str, Any], source: str, section: str) -> Any:
     hints = typing.get_type_hints(cls)
     allowed = [f.name for f in dataclasses.fields(cls) if f.name != "params"]
@@ -334,11 +385,26 @@ def _build_section(cls: type, table: Mapping[str, Any], source: str, section: st
             # [checks.<name>] tables hold a check's parameters; validated by the check registry.
             params[key] = types.MappingProxyType(dict(value))
             continue
+        moved = _moved_error(source, section, key, value)
+        if moved is not None and (key not in allowed or not isinstance(value, dict)):
+            raise moved
         if key not in allowed:
             raise ConfigError(
                 f"{source}: unknown key '{section}.{key}'; allowed keys in [{section}]: {', '.join(allowed)}"
             )
-        values[key] = _coerce(value, hints[key], where)
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp) or _is_mapping(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: expected a table ([{section}.{key}]), got {type(value).__name__}")
+            if dataclasses.is_dataclass(tp):
+                values[key] = _build_section(tp, value, source, f"{section}.{key}")
+            else:
+                item_tp = typing.get_args(tp)[1]
+                values[key] = types.MappingProxyType(
+                    {str(k): _coerce(v, item_tp, f"{where}.{k}") for k, v in value.items()}
+                )
+            continue
+        values[key] = _coerce(value, tp, where)
     if cls is ChecksConfig:
         values["params"] = types.MappingProxyType(params)
     return cls(**values)
@@ -393,7 +459,8 @@ def _parse_value(text: str) -> Any:
 
 
 def apply_overrides(config: Config, overrides: list[str] | tuple[str, ...]) -> Config:
-    """Return ``config`` with ``section.key=value`` overrides applied and type-checked."""
+    """Return ``config`` with ``section.key=value`` (or ``section.table.key=value``, for a sub-table
+    such as ``data.synthetic`` or a check's ``checks.<name>``) overrides applied and type-checked."""
     raw = config_to_dict(config)
     for item in overrides:
         where = f"--set {item}"
@@ -401,40 +468,56 @@ def apply_overrides(config: Config, overrides: list[str] | tuple[str, ...]) -> C
             raise ConfigError(f"{where}: expected section.key=value")
         dotted, text = item.split("=", 1)
         parts = dotted.strip().split(".")
-        if len(parts) == 3 and parts[0] == "checks":
-            raw["checks"].setdefault(parts[1], {})[parts[2]] = _parse_value(text.strip())
-            continue
-        if len(parts) != 2:
-            raise ConfigError(f"{where}: expected section.key=value")
-        section, key = parts
+        value = _parse_value(text.strip())
+        if len(parts) not in (2, 3) or not all(parts):
+            raise ConfigError(f"{where}: expected section.key=value or section.table.key=value")
+        section = parts[0]
         if section not in _SECTIONS:
             raise ConfigError(f"{where}: unknown section '{section}'; allowed sections: {', '.join(_SECTIONS)}")
         cls = _SECTIONS[section]
-        allowed = [f.name for f in dataclasses.fields(cls) if f.name != "params"]
-        if key not in allowed:
-            raise ConfigError(
-                f"{where}: unknown key '{section}.{key}'; allowed keys in [{section}]: {', '.join(allowed)}"
-            )
-        raw[section][key] = _coerce(_parse_value(text.strip()), typing.get_type_hints(cls)[key], where)
+        if len(parts) == 3 and section == "checks":
+            raw["checks"].setdefault(parts[1], {})[parts[2]] = value
+            continue
+        moved = _moved_error(where, section, parts[1], value)
+        if moved is not None and (len(parts) == 2 or parts[1] not in _sub_tables(cls)):
+            raise moved
+        table, tp = raw[section], _key_type(cls, section, parts[1], where)
+        if len(parts) == 3:
+            if not (dataclasses.is_dataclass(tp) or _is_mapping(tp)):
+                subs = ", ".join(_sub_tables(cls)) or "(none)"
+                raise ConfigError(f"{where}: '{section}.{parts[1]}' is not a table; tables in [{section}]: {subs}")
+            table = table[parts[1]]
+            tp = (_key_type(tp, f"{section}.{parts[1]}", parts[2], where) if dataclasses.is_dataclass(tp)
+                  else typing.get_args(tp)[1])  # fmt: skip
+        if not (dataclasses.is_dataclass(tp) or _is_mapping(tp)):
+            value = _coerce(value, tp, where)
+        table[parts[-1]] = value  # a whole table is checked key by key when the config is rebuilt
     return _config_from_dict(raw, "--set")
 
 
-def config_to_dict(config: Config) -> dict[str, dict[str, Any]]:
-    """Plain nested dict (lists for tuples, check params as sub-tables)."""
-    out: dict[str, dict[str, Any]] = {}
+def _key_type(cls: type, section: str, key: str, where: str) -> Any:
+    """The type of ``key`` in the section (or sub-table) class ``cls``; a one-line error when there is none."""
+    allowed = [f.name for f in dataclasses.fields(cls) if f.name != "params"]
+    if key not in allowed:
+        raise ConfigError(f"{where}: unknown key '{section}.{key}'; allowed keys in [{section}]: {', '.join(allowed)}")
+    return typing.get_type_hints(cls)[key]
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Plain nested dict (lists for tuples; sub-tables, check params included, as dicts)."""
+    out: dict[str, Any] = {}
     for f in dataclasses.fields(config):
-        section = getattr(config, f.name)
-        table: dict[str, Any] = {}
-        for sf in dataclasses.fields(section):
-            value = getattr(section, sf.name)
-            if sf.name == "params":
-                for check, params in value.items():
-                    table[check] = dict(params)
-            elif isinstance(value, tuple):
-                table[sf.name] = list(value)
-            else:
-                table[sf.name] = value
-        out[f.name] = table
+        value = getattr(config, f.name)
+        if f.name == "params":
+            out.update({check: dict(params) for check, params in value.items()})
+        elif dataclasses.is_dataclass(value):
+            out[f.name] = config_to_dict(value)
+        elif isinstance(value, Mapping):
+            out[f.name] = dict(value)
+        elif isinstance(value, tuple):
+            out[f.name] = list(value)
+        else:
+            out[f.name] = value
     return out
 
 

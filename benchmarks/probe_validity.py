@@ -36,17 +36,16 @@ SIGNALS = ("none", "intensity", "noise", "site", "marker", "zoom")
 
 
 def _data_config(signal: str, p: float, n: int):
-    from audit.config import DataConfig
+    from audit.config import DataConfig, SyntheticConfig
 
-    base = DataConfig(
-        n_images=n, image_size=96, contrasts=("t1c",), min_tumor_area=60, artifacts=(), n_sites=0,
-        test_fraction=0.3, val_fraction=0.15,
-    )  # fmt: skip
+    r = dataclasses.replace
+    syn = SyntheticConfig(n_images=n, contrasts=("t1c",), n_sites=0)
+    base = DataConfig(image_size=96, min_tumor_area=60, test_fraction=0.3, val_fraction=0.15, synthetic=syn)
     if signal == "none":
         return base
     if signal == "site":
-        return dataclasses.replace(base, n_sites=3, site_p=p, site_marker=True)
-    return dataclasses.replace(base, artifacts=(signal,), **{f"{signal}_p": p})
+        return r(base, synthetic=r(syn, n_sites=3, site_p=p, site_marker=True))
+    return r(base, artifacts={signal: p})
 
 
 def _auc(images, labels, regions) -> float:

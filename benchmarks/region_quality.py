@@ -31,7 +31,7 @@ import numpy as np
 
 
 def main() -> None:
-    from audit.config import DataConfig
+    from audit.config import DataConfig, SyntheticConfig
     from audit.data.synthetic import generate_dataset
     from audit.regions import estimate_quality, estimate_regions, regions_from_label_maps
 
@@ -40,8 +40,10 @@ def main() -> None:
     anatomy = sys.argv[3] if len(sys.argv) > 3 else "mni152"
     skull = sys.argv[4] if len(sys.argv) > 4 else "present"
     cfg = DataConfig(
-        n_images=n, image_size=128, contrasts=("t1", "t1c", "t2", "flair"), n_sites=3, site_marker=True,
-        artifacts=("marker", "frame", "padding", "zoom", "intensity", "noise", "ghost"), anatomy=anatomy, skull=skull,
+        image_size=128,
+        synthetic=SyntheticConfig(n_images=n, contrasts=("t1", "t1c", "t2", "flair"), n_sites=3, site_marker=True,
+                                  anatomy=anatomy, skull=skull),
+        artifacts=dict.fromkeys(("marker", "frame", "padding", "zoom", "intensity", "noise", "ghost"), 0.0),
     )  # fmt: skip
     ds = generate_dataset(cfg, np.random.default_rng(seed))
     truth = regions_from_label_maps(ds.label_maps)

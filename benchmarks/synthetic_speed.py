@@ -36,7 +36,8 @@ def main() -> None:
     t_import = time.perf_counter() - t0
     load_anatomy()
     t_anatomy = time.perf_counter() - t0 - t_import
-    cfg = dataclasses.replace(load_config(ROOT / "experiments" / "default.toml").data, n_images=args.n, image_size=128)
+    data = load_config(ROOT / "experiments" / "default.toml").data
+    cfg = dataclasses.replace(data, image_size=128, synthetic=dataclasses.replace(data.synthetic, n_images=args.n))
     t1 = time.perf_counter()
     ds = generate_dataset(cfg, np.random.default_rng(0))
     t_gen = time.perf_counter() - t1

@@ -33,7 +33,7 @@ def main() -> None:
         history = json.loads(next((Path(tmp) / "cache").glob("train-*/history.json")).read_text())
         metrics = json.loads(next((Path(tmp) / "cache").glob("predict-*/metrics.json")).read_text())
     epochs = len(history["history"].get("loss", []))
-    n_train = round(cfg.data.n_images * (1 - cfg.data.test_fraction) * (1 - cfg.data.val_fraction))
+    n_train = round(cfg.data.synthetic.n_images * (1 - cfg.data.test_fraction) * (1 - cfg.data.val_fraction))
     print(f"cores: {os.cpu_count()}; {cfg.experiment.name}: {cfg.model.architecture}, {n_train} training images")
     print(f"training {seconds:.1f} s = {seconds / 180:.2f} x the 180 s target; {epochs} epochs "
           f"(best {history['best_epoch']}); {n_train * epochs / seconds:.0f} training images/s")  # fmt: skip

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from make_synthetic_grid import SIZE, tile
 
-from audit.config import DataConfig
+from audit.config import DataConfig, SyntheticConfig
 from audit.data.synthetic import generate_dataset
 from audit.io import write_bytes_atomic
 
@@ -32,8 +32,9 @@ def main() -> None:
         for skull in ("present", "stripped"):
             tiles = []
             for k, (contrast, tumor, caption) in enumerate(DRAWS):
-                cfg = DataConfig(n_images=4, image_size=SIZE, contrasts=(contrast,), tumor_fraction=tumor,
-                                 anatomy=anatomy, skull=skull)  # fmt: skip
+                syn = SyntheticConfig(n_images=4, contrasts=(contrast,), tumor_fraction=tumor, anatomy=anatomy,
+                                      skull=skull)  # fmt: skip
+                cfg = DataConfig(image_size=SIZE, synthetic=syn)
                 ds = generate_dataset(cfg, np.random.default_rng(10 + k), workers=1)
                 i = int(np.argmax(ds.labels)) if tumor else int(np.argmin(ds.labels))
                 name = f"{anatomy}, {'skull' if skull == 'present' else 'stripped'}: {caption}"

@@ -6,13 +6,12 @@ four-class tumor kinds, then each artifact.  Run: ``.venv/bin/python docs/make_s
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from audit.config import DataConfig
+from audit.config import DataConfig, SyntheticConfig
 from audit.data.artifacts import ARTIFACTS
 from audit.data.labels import LABELS
 from audit.data.synthetic import generate_dataset
@@ -43,8 +42,8 @@ def tile(image: np.ndarray, lab: np.ndarray, caption: str) -> np.ndarray:
     return np.vstack([bar, pair])
 
 
-def one(seed: int, caption: str, **kw) -> np.ndarray:
-    cfg = dataclasses.replace(DataConfig(n_images=4, image_size=SIZE), **kw)
+def one(seed: int, caption: str, artifacts: dict | None = None, **kw) -> np.ndarray:
+    cfg = DataConfig(image_size=SIZE, synthetic=SyntheticConfig(**{"n_images": 4, **kw}), artifacts=artifacts or {})
     ds = generate_dataset(cfg, np.random.default_rng(seed), workers=1)
     return tile(ds.images[0, ..., 0], ds.label_maps[0], caption)
 
@@ -58,7 +57,7 @@ def main() -> None:
         tiles.append(one(3, f"{kind} (t1c)", contrasts=("t1c",), tumor_fraction=1.0, tumor_kinds=(kind,)))
     tiles.append(one(4, "coronal", plane="coronal", contrasts=("t2",)))
     for name in ARTIFACTS:
-        tiles.append(one(5, name, artifacts=(name,), **{f"{name}_p": 1.0}, tumor_fraction=1.0))
+        tiles.append(one(5, name, artifacts={name: 1.0}, tumor_fraction=1.0))
     tiles.append(one(6, "3 sites", n_sites=3, site_p=1.0))
     cols = 4
     while len(tiles) % cols:

@@ -13,6 +13,21 @@ ROOT = Path(__file__).resolve().parent.parent
 QUICK = ROOT / "experiments" / "quick.toml"
 
 
+def phantoms(artifacts: dict | None = None, **keys):
+    """A synthetic ``DataConfig`` from keys of ``[data]`` and ``[data.synthetic]`` given side by side
+    (each key goes to the table that defines it), and ``artifacts`` as ``[data.artifacts]``."""
+    import dataclasses
+
+    from audit.config import DataConfig, SyntheticConfig
+
+    shared = {f.name for f in dataclasses.fields(DataConfig)}
+    synthetic = {k: v for k, v in keys.items() if k not in shared}
+    unknown = set(synthetic) - {f.name for f in dataclasses.fields(SyntheticConfig)}
+    assert not unknown, f"not a [data] or [data.synthetic] key: {sorted(unknown)}"
+    data = {k: v for k, v in keys.items() if k in shared}
+    return DataConfig(**data, synthetic=SyntheticConfig(**synthetic), artifacts=dict(artifacts or {}))
+
+
 @pytest.fixture(scope="session")
 def quick_run(tmp_path_factory):
     """One full quick-experiment run shared by the tests that only read its outputs."""

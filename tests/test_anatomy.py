@@ -100,7 +100,7 @@ def test_a_missing_colin27_is_a_one_line_error_that_says_how_to_install_it(tmp_p
         with pytest.raises(ValueError, match="apt-get install mricron-data") as info:
             anatomy.load_anatomy("colin27")
         assert "\n" not in str(info.value)
-        with pytest.raises(ValueError, match="data.anatomy must be one of mni152, colin27"):
+        with pytest.raises(ValueError, match="data.synthetic.anatomy must be one of mni152, colin27"):
             anatomy.load_anatomy("colin")
     finally:
         anatomy.load_anatomy.cache_clear()

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import phantoms
 
 from audit.benchmark import (
     SITE,
@@ -30,14 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def _phantoms(swap: bool, **data):
     from audit.data.synthetic import generate_dataset
 
-    cfg = DataConfig(n_images=24, image_size=48, contrasts=("t1c",), min_tumor_area=8, **data)
+    cfg = phantoms(n_images=24, image_size=48, contrasts=("t1c",), min_tumor_area=8, **data)
     return generate_dataset(cfg, np.random.default_rng(3), workers=1, swap_ties=swap)
 
 
 def test_swapped_ties_move_the_artifact_to_the_other_class_and_keep_the_anatomy():
     tied, swapped = (
-        _phantoms(False, artifacts=("marker",), marker_p=1.0),
-        _phantoms(True, artifacts=("marker",), marker_p=1.0),
+        _phantoms(False, artifacts={"marker": 1.0}),
+        _phantoms(True, artifacts={"marker": 1.0}),
     )
     tumor = tied.labels == tied.class_names.index("tumor")
     assert np.array_equal(tied.labels, swapped.labels) and np.array_equal(tied.split, swapped.split)
@@ -56,7 +57,7 @@ def test_swapped_sites_and_untied_shortcuts():
     assert len(site_of(tied, 0)) == len(site_of(tied, 1)) == 1 and site_of(tied, 0) != site_of(tied, 1)
     assert site_of(swapped, 0) == site_of(tied, 1) and site_of(swapped, 1) == site_of(tied, 0)
     # p = 0: the shortcut is independent of the label, and swapping changes nothing at all.
-    a, b = _phantoms(False, artifacts=("frame",), frame_p=0.0), _phantoms(True, artifacts=("frame",), frame_p=0.0)
+    a, b = _phantoms(False, artifacts={"frame": 0.0}), _phantoms(True, artifacts={"frame": 0.0})
     assert np.array_equal(a.images, b.images)
 
 
@@ -109,12 +110,12 @@ def test_only_cells_whose_model_learnt_count_and_p0_anatomy_share():
 def test_cell_config_plants_one_shortcut_on_the_cells_head():
     cfg = load_config(ROOT / "experiments" / "benchmark.toml")
     marker = cell_config(cfg, Cell("mni152", "present", "marker", 0.9), "gradcam_pp")
-    assert marker.data.artifacts == ("marker",) and marker.data.marker_p == 0.9 and marker.data.n_sites == 0
+    assert dict(marker.data.artifacts) == {"marker": 0.9} and marker.data.synthetic.n_sites == 0
     assert marker.cam.method == "gradcam_pp" and marker.benchmark == BenchmarkConfig()
-    assert (marker.data.anatomy, marker.data.skull) == ("mni152", "present")
+    assert (marker.data.synthetic.anatomy, marker.data.synthetic.skull) == ("mni152", "present")
     site = cell_config(cfg, Cell("colin27", "stripped", SITE, 0.5), "gradcam")
-    assert site.data.artifacts == () and site.data.n_sites == 2 and site.data.site_p == 0.5
-    assert (site.data.anatomy, site.data.skull) == ("colin27", "stripped")
+    assert dict(site.data.artifacts) == {} and site.data.synthetic.n_sites == 2 and site.data.synthetic.site_p == 0.5
+    assert (site.data.synthetic.anatomy, site.data.synthetic.skull) == ("colin27", "stripped")
     # the methods of a cell share data and model: their stage keys agree up to the CAM stage
     from audit.pipeline import stage_keys
 
@@ -209,8 +210,8 @@ def test_quick_benchmark_end_to_end(tmp_path):
 def test_render_images_gives_the_same_images_as_the_whole_set():
     from audit.data.synthetic import render_images
 
-    cfg = DataConfig(n_images=24, image_size=48, contrasts=("t1c",), min_tumor_area=8, artifacts=("zoom",), zoom_p=1.0)
+    cfg = phantoms(n_images=24, image_size=48, contrasts=("t1c",), min_tumor_area=8, artifacts={"zoom": 1.0})
     for swap in (False, True):
-        whole = _phantoms(swap, artifacts=("zoom",), zoom_p=1.0)
+        whole = _phantoms(swap, artifacts={"zoom": 1.0})
         some = np.array([3, 0, 17, 22])
         assert np.array_equal(render_images(cfg, np.random.default_rng(3), some, swap_ties=swap), whole.images[some])

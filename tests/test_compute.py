@@ -46,7 +46,8 @@ MIRRORED = textwrap.dedent("""
 
     # Training runs under the strategy too: variables mirrored, each batch split over the devices.
     from audit.config import apply_overrides
-    res = run_pipeline(apply_overrides(cfg, ["train.epochs=1", "data.n_images=60"]), out / "train", only="train")
+    cfg = apply_overrides(cfg, ["train.epochs=1", "data.synthetic.n_images=60"])
+    res = run_pipeline(cfg, out / "train", only="train")
     assert res.stage_status["train"] == "computed"
 """)
 

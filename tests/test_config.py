@@ -21,13 +21,13 @@ def test_every_shipped_experiment_loads():
 
 
 def test_name_defaults_to_file_stem(tmp_path):
-    assert load_config(write(tmp_path, "[data]\nn_images = 10\n")).experiment.name == "exp"
+    assert load_config(write(tmp_path, "[data]\nimage_size = 40\n")).experiment.name == "exp"
 
 
 def test_unknown_key_names_file_key_and_allowed_keys(tmp_path):
     p = write(tmp_path, "[data]\nn_imgs = 10\n")
     expected = (
-        r"exp\.toml: unknown key 'data\.n_imgs'; allowed keys in \[data\]: source, path, class_map, resize, n_images"
+        r"exp\.toml: unknown key 'data\.n_imgs'; allowed keys in \[data\]: source, path, image_size, resize, class_map"
     )
     with pytest.raises(ConfigError, match=expected) as e:
         load_config(p)
@@ -102,3 +102,54 @@ def test_config_is_frozen():
     with pytest.raises(AttributeError):
         cfg.train.epochs = 3  # type: ignore[misc]
     assert apply_overrides(cfg, []) == cfg
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[data]\nn_images = 2000\n", r"data\.n_images moved to data\.synthetic\.n_images in 0\.8: write it as "
+         r"\[data\.synthetic\] n_images = \.\.\."),
+        ('[data]\nmodality = "t1"\n', r"data\.modality moved to data\.nifti\.modality"),
+        ("[data]\nmarker_p = 0.5\n", r"data\.marker_p moved to data\.artifacts\.marker in 0\.8: write it as "
+         r"\[data\.artifacts\] marker = \.\.\."),
+        ('[data]\nartifacts = ["marker", "zoom"]\n', r"data\.artifacts is a table of tie strengths since 0\.8 .*"
+         r"\[data\.artifacts\] marker = 0\.5, zoom = 0\.5"),
+    ],
+)  # fmt: skip
+def test_files_of_before_the_data_tables_get_a_one_line_rename_error(tmp_path, text, match):
+    with pytest.raises(ConfigError, match=match) as info:
+        load_config(write(tmp_path, text))
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match="moved to|table of tie strengths"):  # the same through --set
+        key, _, value = text.split("\n")[1].partition(" = ")
+        load_config(write(tmp_path, ""), [f"data.{key}={value}"])
+
+
+def test_data_sub_tables_round_trip_and_are_reached_by_set(tmp_path):
+    from audit.config import config_to_toml
+
+    text = (
+        '[data]\nimage_size = 64\n\n[data.synthetic]\nn_images = 50\nanatomy = "colin27"\n\n'
+        "[data.artifacts]\nmarker = 0.5\nghost = 0.0\n\n[data.nifti]\nslice_step = 2\n"
+    )
+    cfg = load_config(write(tmp_path, text))
+    d = cfg.data
+    assert (d.image_size, d.synthetic.n_images, d.synthetic.anatomy, d.nifti.slice_step) == (64, 50, "colin27", 2)
+    assert list(d.artifacts.items()) == [("marker", 0.5), ("ghost", 0.0)]  # order kept: it seeds the draws
+    again = load_config(write(tmp_path, config_to_toml(cfg)))
+    assert again == cfg or config_to_toml(again) == config_to_toml(cfg)
+    cfg = load_config(
+        write(tmp_path, text),
+        ["data.synthetic.n_images=80", "data.artifacts.zoom=1", "data.nifti.modality=t2", "data.image_size=32"],
+    )
+    assert (cfg.data.synthetic.n_images, cfg.data.nifti.modality, cfg.data.image_size) == (80, "t2", 32)
+    assert dict(cfg.data.artifacts) == {"marker": 0.5, "ghost": 0.0, "zoom": 1.0}
+    assert dict(load_config(write(tmp_path, text), ["data.artifacts={noise = 0.25}"]).data.artifacts) == {"noise": 0.25}
+    for bad, match in [
+        ("data.synthetic.n_imagez=3", r"unknown key 'data\.synthetic\.n_imagez'; allowed keys in \[data\.synthetic\]"),
+        ('data.artifacts.marker="strong"', r"--set data\.artifacts\.marker=\"strong\": expected float"),
+        ("data.image_size.x=3", r"'data\.image_size' is not a table; tables in \[data\]: synthetic, nifti, artifacts"),
+        ("data.synthetic=3", r"data\.synthetic: expected a table"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            load_config(write(tmp_path, text), [bad])

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from audit.config import DataConfig
+from audit.config import DataConfig, NiftiConfig
 from audit.data.dataset import split_by_group
 
 RNG = np.random.default_rng
@@ -109,8 +109,8 @@ def test_brats_volumes_become_labelled_slices_with_masks(tmp_path):
     write_brats_case(tmp_path / "BraTS-GLI-00007-000", "BraTS-GLI-00007-000", tumor=True, style="2023")
     (tmp_path / "lonely").mkdir()
     (tmp_path / "lonely" / "lonely_t1ce.nii.gz").write_bytes(b"")  # no segmentation
-    cfg = DataConfig(source="nifti", path=str(tmp_path), image_size=32, levels=(0.2, 0.8), slice_step=2,
-                     min_tumor_area=4, test_fraction=0.3, val_fraction=0.2)  # fmt: skip
+    cfg = DataConfig(source="nifti", path=str(tmp_path), image_size=32, levels=(0.2, 0.8), min_tumor_area=4,
+                     nifti=NiftiConfig(slice_step=2), test_fraction=0.3, val_fraction=0.2)  # fmt: skip
     ds = load_nifti_dataset(cfg, RNG(0))
     assert ds.class_names == ("healthy", "tumor")
     assert set(ds.meta["patient"]) == {f"BraTS20_Training_{k:03d}/BraTS20_Training_{k:03d}" for k in range(6)} | {
@@ -141,8 +141,8 @@ def test_brats_mismatched_or_broken_volumes_are_skipped(tmp_path):
     reasons = {s["source"]: s["reason"] for s in ds.skipped}
     assert "does not match" in reasons["c0/c0"] and "not a readable NIfTI" in reasons["c1/c1"]
     assert set(ds.meta["patient"]) == {"c2/c2", "c3/c3"}
-    with pytest.raises(ValueError, match="data.modality"):
-        load_nifti_dataset(DataConfig(source="nifti", path=str(tmp_path), modality="dwi"), RNG(0))
+    with pytest.raises(ValueError, match="data.nifti.modality"):
+        load_nifti_dataset(DataConfig(source="nifti", path=str(tmp_path), nifti=NiftiConfig(modality="dwi")), RNG(0))
 
 
 # ----------------------------------------------------------------------------- images/ + masks/

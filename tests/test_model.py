@@ -148,7 +148,7 @@ def test_training_is_deterministic():
     from audit.pipeline.stages import stage_data, stage_train
     from audit.provenance import set_determinism
 
-    cfg = load_config("experiments/quick.toml", ["data.n_images=64", "train.epochs=2", "train.augment=true"])
+    cfg = load_config("experiments/quick.toml", ["data.synthetic.n_images=64", "train.epochs=2", "train.augment=true"])
     ds = stage_data(cfg)
     weights = []
     for _ in range(2):

@@ -68,7 +68,7 @@ def test_keys_follow_dependencies():
 
 def test_only_runs_the_stage_and_its_upstream(quick_run, tmp_path):
     cfg, _, _ = quick_run
-    res = run_pipeline(apply_overrides(cfg, ["data.n_images=40", "train.epochs=1"]), tmp_path, only="regions")
+    res = run_pipeline(apply_overrides(cfg, ["data.synthetic.n_images=40", "train.epochs=1"]), tmp_path, only="regions")
     assert res.stage_status == {"data": "computed", "regions": "computed"}
     assert res.results is None and not (tmp_path / "results.json").exists()
     with pytest.raises(ValueError, match="unknown stage 'cams'; stages: data, train"):
@@ -100,7 +100,7 @@ KILLER = textwrap.dedent("""
             spec.save(obj, folder)
             die()
         pipeline.STAGES[stage] = dataclasses.replace(spec, save=save_then_die)
-    cfg = load_config(sys.argv[1], ["data.n_images=60", "train.epochs=1"])
+    cfg = load_config(sys.argv[1], ["data.synthetic.n_images=60", "train.epochs=1"])
     pipeline.run_pipeline(cfg, Path(sys.argv[2]))
 """)
 
@@ -122,7 +122,7 @@ def test_resume_after_kill(tmp_path, stage, where):
     cache = out / "cache"
     assert not (out / "results.json").exists()
     assert [p.name for p in cache.glob(f"{stage}-*") if ".partial-" not in p.name] == []
-    cfg = load_config(QUICK, ["data.n_images=60", "train.epochs=1"])
+    cfg = load_config(QUICK, ["data.synthetic.n_images=60", "train.epochs=1"])
     partials = [p.name.split(".")[0] for p in cache.glob("*.partial-*")]
     # Left for the next run to remove.  Its key is not the real stage's: the killer replaced the
     # stage's code, and the key hashes the code a stage runs.  The upstream keys are the real ones.

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import phantoms as data_config
 
 from audit.regions import REGIONS, estimate_quality, estimate_regions, regions_from_label_maps
 
@@ -31,12 +32,11 @@ def test_estimate_quality_known_answers():
 def phantoms():
     # Two draws of benchmarks/region_quality.py that no setting was chosen on (seeds 2 and 3; the
     # estimate was tuned on seed 0 and checked on seed 1), 600 images pooled.
-    from audit.config import DataConfig
     from audit.data.synthetic import generate_dataset
 
-    cfg = DataConfig(
+    cfg = data_config(
         n_images=300, image_size=128, contrasts=("t1", "t1c", "t2", "flair"), n_sites=3, site_marker=True,
-        artifacts=("marker", "frame", "padding", "zoom", "intensity", "noise", "ghost"),
+        artifacts=dict.fromkeys(("marker", "frame", "padding", "zoom", "intensity", "noise", "ghost"), 0.0),
     )  # fmt: skip
     draws = [generate_dataset(cfg, np.random.default_rng(seed)) for seed in (2, 3)]
     images = np.concatenate([ds.images for ds in draws])
@@ -148,14 +148,13 @@ def test_regions_on_real_skull_stripped_colin27_slices(colin27_real):
 
 def test_skull_stripped_phantoms_are_told_from_heads_with_skull_on_held_out_draws():
     # STRIPPED detection was chosen on MNI152 seed 0; seed 2 was never looked at.
-    from audit.config import DataConfig
     from audit.data.synthetic import generate_dataset
 
     found, ghost = {}, {}
     for skull in ("present", "stripped"):
-        cfg = DataConfig(n_images=120, image_size=96, contrasts=("t1", "t1c", "t2", "flair"), skull=skull,
-                         artifacts=("marker", "zoom", "noise", "ghost"), marker_p=0.5, zoom_p=0.2, noise_p=0.2,
-                         ghost_p=0.3, n_sites=3, site_marker=True)  # fmt: skip
+        cfg = data_config(n_images=120, image_size=96, contrasts=("t1", "t1c", "t2", "flair"), skull=skull,
+                          artifacts={"marker": 0.5, "zoom": 0.2, "noise": 0.2, "ghost": 0.3}, n_sites=3,
+                          site_marker=True)  # fmt: skip
         ds = generate_dataset(cfg, np.random.default_rng(2))
         est = np.stack([estimate_regions(img) for img in ds.images])
         found[skull] = estimate_quality(est, regions_from_label_maps(ds.label_maps))

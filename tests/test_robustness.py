@@ -187,7 +187,9 @@ def test_a_skull_stripped_audit_reports_the_brain_edge_on_its_own(tmp_path):
     from audit.pipeline import run_pipeline
     from audit.results import validate_results
 
-    cfg = load_config(QUICK, ['data.skull="stripped"', "data.n_images=120", 'checks.run=["artifact_reliance"]'])
+    cfg = load_config(
+        QUICK, ['data.synthetic.skull="stripped"', "data.synthetic.n_images=120", 'checks.run=["artifact_reliance"]']
+    )
     res = run_pipeline(cfg, tmp_path / "out")
     assert validate_results(res.results) == []
     import pandas as pd

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import cv2
 import numpy as np
 import pytest
+from conftest import phantoms
 from scipy.ndimage import label as connected
 from scipy.stats import chi2_contingency
 
-from audit.config import DataConfig
 from audit.data.artifacts import ARTIFACTS
 from audit.data.labels import LABELS
 from audit.data.synthetic import export_png_tree, generate_dataset
@@ -20,13 +18,15 @@ BRAIN = [LABELS[k] for k in ("grey_matter", "white_matter")]
 
 
 def make(n=24, size=96, seed=0, **kw):
-    cfg = dataclasses.replace(DataConfig(n_images=n, image_size=size, min_tumor_area=15), **kw)
+    cfg = phantoms(**{"n_images": n, "image_size": size, "min_tumor_area": 15, **kw})
     return generate_dataset(cfg, np.random.default_rng(seed), workers=1)
 
 
 @pytest.fixture(scope="module")
 def ds():
-    return make(40, 128, artifacts=("marker", "frame", "ghost", "noise", "intensity"), marker_p=0.5, n_sites=2)
+    return make(
+        40, 128, artifacts={"marker": 0.5, "frame": 0.0, "ghost": 0.0, "noise": 0.0, "intensity": 0.0}, n_sites=2
+    )
 
 
 def outside_skull(lab: np.ndarray) -> np.ndarray:
@@ -75,12 +75,12 @@ def test_artifacts_are_recorded_boxed_and_off_the_brain(ds):
 
 
 def test_same_seed_same_arrays_any_worker_count():
-    kw = dict(artifacts=("marker", "zoom", "padding"), marker_p=0.3, n_sites=2, site_p=0.5)
+    kw = dict(artifacts={"marker": 0.3, "zoom": 0.0, "padding": 0.0}, n_sites=2, site_p=0.5)
     a, b, c = make(seed=7, **kw), make(seed=7, **kw), make(seed=8, **kw)
     assert np.array_equal(a.images, b.images) and np.array_equal(a.label_maps, b.label_maps)
     assert a.meta.equals(b.meta) and (a.split == b.split).all()
     assert not np.array_equal(a.images, c.images)
-    cfg = DataConfig(n_images=24, image_size=64, min_tumor_area=10, **kw)
+    cfg = phantoms(n_images=24, image_size=64, min_tumor_area=10, **kw)
     one = generate_dataset(cfg, np.random.default_rng(3), workers=1)
     two = generate_dataset(cfg, np.random.default_rng(3), workers=2)
     assert np.array_equal(one.images, two.images) and one.meta.equals(two.meta)
@@ -95,13 +95,13 @@ def _association_p_value(present: np.ndarray, tied: np.ndarray) -> float:
 
 @pytest.mark.parametrize("name", sorted(ARTIFACTS))
 def test_tie_strength_one_is_perfect(name):
-    full = make(24, 48, artifacts=(name,), **{f"{name}_p": 1.0})
+    full = make(24, 48, artifacts={name: 1.0})
     assert (full.meta[name].to_numpy() == (full.labels == 1)).all()
 
 
 def test_tie_strength_zero_is_chance():
     names = tuple(sorted(ARTIFACTS))
-    free = make(200, 40, seed=1, artifacts=names, n_sites=2, site_p=0.0)
+    free = make(200, 40, seed=1, artifacts=dict.fromkeys(names, 0.0), n_sites=2, site_p=0.0)
     tumor = free.labels == 1
     for name in names:
         assert 0.3 < free.meta[name].mean() < 0.7
@@ -157,7 +157,7 @@ def test_min_tumor_area_is_met():
 
 
 def test_export_round_trip(tmp_path):
-    d = make(6, 64, artifacts=("marker",), marker_p=1.0)
+    d = make(6, 64, artifacts={"marker": 1.0})
     export_png_tree(d, tmp_path)
     for k, row in d.meta.iterrows():
         cls = d.class_names[d.labels[k]]
@@ -171,17 +171,17 @@ def test_export_round_trip(tmp_path):
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        ({"marker_p": 1.5, "artifacts": ("marker",)}, r"data: marker_p must lie in \[0, 1\], got 1.5"),
-        ({"site_p": -0.1}, r"data: site_p must lie in \[0, 1\]"),
-        ({"tumor_fraction": 2.0}, r"data: tumor_fraction must lie in \[0, 1\]"),
-        ({"n_images": 2}, "data: n_images must be at least 4"),
-        ({"image_size": 16}, "data: image_size must be at least 32 px"),
-        ({"levels": (0.8, 0.2)}, r"data: levels must be \[low, high\]"),
-        ({"contrasts": ("pd",)}, "data: unknown contrast 'pd'; contrasts: t1, t1c, t2, flair"),
-        ({"artifacts": ("watermark",)}, "data: unknown artifact 'watermark'; artifacts: marker"),
-        ({"tumor_kinds": ("lymphoma",)}, "data: unknown tumor kind 'lymphoma'"),
-        ({"tie_class": "glioma"}, "data: tie_class 'glioma' is not a class; classes: healthy, tumor"),
-        ({"min_tumor_area": 100000, "tumor_fraction": 1.0}, "data: cannot reach min_tumor_area=100000 px"),
+        ({"artifacts": {"marker": 1.5}}, r"data\.artifacts\.marker must lie in \[0, 1\], got 1.5"),
+        ({"site_p": -0.1}, r"data\.synthetic\.site_p must lie in \[0, 1\]"),
+        ({"tumor_fraction": 2.0}, r"data\.synthetic\.tumor_fraction must lie in \[0, 1\]"),
+        ({"n_images": 2}, r"data\.synthetic\.n_images must be at least 4"),
+        ({"image_size": 16}, r"data\.image_size must be at least 32 px"),
+        ({"levels": (0.8, 0.2)}, r"data\.levels must be \[low, high\]"),
+        ({"contrasts": ("pd",)}, r"data\.synthetic\.contrasts: unknown contrast 'pd'; contrasts: t1, t1c, t2, flair"),
+        ({"artifacts": {"watermark": 0.5}}, r"data\.artifacts: unknown artifact 'watermark'; artifacts: marker"),
+        ({"tumor_kinds": ("lymphoma",)}, r"data\.synthetic\.tumor_kinds: unknown tumor kind 'lymphoma'"),
+        ({"tie_class": "glioma"}, r"data\.synthetic\.tie_class 'glioma' is not a class; classes: healthy, tumor"),
+        ({"min_tumor_area": 100000, "tumor_fraction": 1.0}, r"data\.min_tumor_area: cannot reach .*100000 px"),
     ],
 )
 def test_invalid_knobs_are_clear_errors(kw, match):
@@ -205,11 +205,11 @@ def test_skull_stripped_phantoms_are_brain_only_and_black_outside(anatomy_name, 
 
 
 def test_colin27_phantoms_have_its_real_skull_and_scalp_and_are_reproducible(colin27):
-    ds = make(12, 96, seed=4, anatomy="colin27", artifacts=("marker",), marker_p=1.0)
+    ds = make(12, 96, seed=4, anatomy="colin27", artifacts={"marker": 1.0})
     for lab in ds.label_maps:
         assert (lab == LABELS["skull"]).sum() > 100 and (lab == LABELS["scalp"]).sum() > 100
         assert np.isin(lab, BRAIN).sum() > 1000
-    again = make(12, 96, seed=4, anatomy="colin27", artifacts=("marker",), marker_p=1.0)
+    again = make(12, 96, seed=4, anatomy="colin27", artifacts={"marker": 1.0})
     np.testing.assert_array_equal(ds.images, again.images)
-    mni = make(12, 96, seed=4, artifacts=("marker",), marker_p=1.0)
+    mni = make(12, 96, seed=4, artifacts={"marker": 1.0})
     assert not np.array_equal(ds.label_maps, mni.label_maps)  # another head

@@ -44,7 +44,7 @@ __all__ = [
 ]  # fmt: skip
 
 ANATOMIES: tuple[str, ...] = ("mni152", "colin27")
-"""Names accepted by :func:`load_anatomy` (and ``data.anatomy``)."""
+"""Names accepted by :func:`load_anatomy` (and ``data.synthetic.anatomy``)."""
 PAD = 24
 _VERSION = "anatomy-v2"
 _FIELDS = ("gm", "wm", "csf", "outside_mm", "inside_mm")
@@ -162,7 +162,7 @@ def _colin27_paths() -> tuple[Path, Path]:
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise ValueError(
-            f"data.anatomy = 'colin27' needs {missing[0]} (Colin27, from Debian's mricron-data package): "
+            f"data.synthetic.anatomy = 'colin27' needs {missing[0]} (Colin27, from Debian's mricron-data package): "
             "install it with `sudo apt-get install mricron-data` (`make setup` does), or set BRAIN_AUDIT_COLIN27"
         )
     return paths  # type: ignore[return-value]
@@ -254,7 +254,7 @@ def load_anatomy(name: str = "mni152") -> Anatomy:
     """The derived volumes of anatomy ``name`` (:data:`ANATOMIES`), from the disk cache when present
     (computed and cached otherwise).  A one-line ValueError when Colin27's files are missing."""
     if name not in ANATOMIES:
-        raise ValueError(f"data.anatomy must be one of {', '.join(ANATOMIES)}, got {name!r}")
+        raise ValueError(f"data.synthetic.anatomy must be one of {', '.join(ANATOMIES)}, got {name!r}")
     fields = (*_FIELDS, *LAYER_FIELDS) if name == "colin27" else _FIELDS
     path = _cache_file(name)
     if path.is_file():

@@ -4,13 +4,13 @@ with its tumor mask.
 Files are grouped into cases by folder and name prefix, so both one folder per case
 (``BraTS20_Training_001/BraTS20_Training_001_t1ce.nii.gz``, ``BraTS-GLI-00000-000/
 BraTS-GLI-00000-000-t1c.nii.gz``) and a flat folder work.  The last ``_``/``-`` token of a
-file name is its kind: ``data.modality`` (t1, t1ce, t2, flair, with the BraTS 2023 names
+file name is its kind: ``data.nifti.modality`` (t1, t1ce, t2, flair, with the BraTS 2023 names
 t1n, t1c, t2w, t2f as aliases) and ``seg``.
 
 Per case: both volumes are reoriented to RAS (:func:`nibabel.as_closest_canonical`), must
 have the same shape, and the image is scaled to [0, 1] by the 99.5th percentile of its
 non-zero voxels.  Axial slices between ``data.levels`` (fractions of the head's extent
-along the inferior-superior axis) are taken every ``data.slice_step``-th, rotated so
+along the inferior-superior axis) are taken every ``data.nifti.slice_step``-th, rotated so
 anterior is up, and fitted to ``data.image_size`` (the mask with them).  A slice is
 ``tumor`` when its fitted mask has at least ``data.min_tumor_area`` pixels, ``healthy``
 when it has none; slices in between are left out (counted in one skipped record per case).
@@ -49,7 +49,7 @@ def find_cases(root: Path, modality: str) -> tuple[dict[str, tuple[Path, Path]],
     """{case id: (image volume, segmentation)} under ``root``, and skipped records of cases
     that lack one of the two."""
     if modality not in MODALITY_ALIASES or modality == "seg":
-        raise ValueError(f"data.modality must be one of t1, t1ce, t2, flair; got {modality!r}")
+        raise ValueError(f"data.nifti.modality must be one of t1, t1ce, t2, flair; got {modality!r}")
     wanted = {alias: modality for alias in MODALITY_ALIASES[modality]} | {"seg": "seg"}
     found: dict[tuple[Path, str], dict[str, Path]] = {}
     for f in sorted(root.rglob("*")):
@@ -92,12 +92,12 @@ def load_nifti_dataset(cfg, rng: np.random.Generator) -> Dataset:
     root = Path(cfg.path)
     if not root.is_dir():
         raise ValueError(f"data.path: {root} is not a folder")
-    if cfg.slice_step < 1:
-        raise ValueError(f"data.slice_step must be at least 1, got {cfg.slice_step}")
+    if cfg.nifti.slice_step < 1:
+        raise ValueError(f"data.nifti.slice_step must be at least 1, got {cfg.nifti.slice_step}")
     low, high = cfg.levels
     if not 0 <= low < high <= 1:
         raise ValueError(f"data.levels must be two fractions low < high in [0, 1], got {cfg.levels}")
-    cases, skipped = find_cases(root, cfg.modality)
+    cases, skipped = find_cases(root, cfg.nifti.modality)
     if not cases and not skipped:
         raise ValueError(f"data.path: no NIfTI volumes (.nii, .nii.gz) under {root}")
     images, masks, rows, labels_txt = [], [], [], []
@@ -117,7 +117,7 @@ def load_nifti_dataset(cfg, rng: np.random.Generator) -> Dataset:
         z0, z1 = z[0] + low * (z[-1] - z[0]), z[0] + high * (z[-1] - z[0])
         top = float(np.percentile(vol[inside], 99.5))
         ambiguous = 0
-        for k in range(int(np.ceil(z0)), int(np.floor(z1)) + 1, cfg.slice_step):
+        for k in range(int(np.ceil(z0)), int(np.floor(z1)) + 1, cfg.nifti.slice_step):
             # RAS: x left->right, y posterior->anterior; rot90 puts anterior up, as radiologists view.
             img, info = fit_to_size(np.rot90(np.clip(vol[:, :, k], 0, top) / top), cfg.image_size, cfg.resize)
             mask = fit_mask_to_size(np.rot90(seg[:, :, k] > 0), cfg.image_size, cfg.resize)
@@ -130,7 +130,7 @@ def load_nifti_dataset(cfg, rng: np.random.Generator) -> Dataset:
             masks.append(mask)
             labels_txt.append(label)
             rows.append({"id": f"{case}/z{k:03d}", "class": label, "patient": case, "slice": k,
-                         "modality": cfg.modality, "tumor_area": area, **info})  # fmt: skip
+                         "modality": cfg.nifti.modality, "tumor_area": area, **info})  # fmt: skip
         if ambiguous:
             skipped.append({"source": case, "reason": f"{ambiguous} slices with a tumor smaller than "
                                                       f"data.min_tumor_area = {cfg.min_tumor_area} px"})  # fmt: skip

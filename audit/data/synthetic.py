@@ -210,46 +210,50 @@ def _tumor_area(labels: np.ndarray) -> int:
 
 def _validate(cfg: DataConfig, class_names: tuple[str, ...]) -> None:
     def bad(msg: str) -> ValueError:
-        return ValueError(f"data: {msg}")
+        return ValueError(f"data.{msg}")
 
-    if cfg.n_images < 4:
-        raise bad(f"n_images must be at least 4, got {cfg.n_images}")
+    syn = cfg.synthetic
+    if syn.n_images < 4:
+        raise bad(f"synthetic.n_images must be at least 4, got {syn.n_images}")
     if cfg.image_size < 32:
         raise bad(f"image_size must be at least 32 px, got {cfg.image_size}")
     if len(cfg.levels) != 2 or not 0 <= cfg.levels[0] <= cfg.levels[1] <= 1:
         raise bad(f"levels must be [low, high] with 0 <= low <= high <= 1, got {list(cfg.levels)}")
-    for c in cfg.contrasts:
+    for c in syn.contrasts:
         if c not in CONTRASTS:
-            raise bad(f"unknown contrast {c!r}; contrasts: {', '.join(CONTRASTS)}")
-    if not cfg.contrasts:
-        raise bad("contrasts must not be empty")
-    for k in cfg.tumor_kinds:
+            raise bad(f"synthetic.contrasts: unknown contrast {c!r}; contrasts: {', '.join(CONTRASTS)}")
+    if not syn.contrasts:
+        raise bad("synthetic.contrasts must not be empty")
+    for k in syn.tumor_kinds:
         if k not in KINDS:
-            raise bad(f"unknown tumor kind {k!r}; kinds: {', '.join(KINDS)}")
-    if cfg.classes == "binary" and not cfg.tumor_kinds:
-        raise bad("tumor_kinds must not be empty")
+            raise bad(f"synthetic.tumor_kinds: unknown tumor kind {k!r}; kinds: {', '.join(KINDS)}")
+    if syn.classes == "binary" and not syn.tumor_kinds:
+        raise bad("synthetic.tumor_kinds must not be empty")
     for a in cfg.artifacts:
         if a not in ARTIFACTS:
-            raise bad(f"unknown artifact {a!r}; artifacts: {', '.join(ARTIFACTS)}")
-    for name in (*ARTIFACTS, "tumor_fraction", "site"):
-        key = name if name == "tumor_fraction" else f"{name}_p"
-        value = getattr(cfg, key)
+            raise bad(f"artifacts: unknown artifact {a!r}; artifacts: {', '.join(ARTIFACTS)}")
+    strengths = {f"artifacts.{a}": p for a, p in cfg.artifacts.items()}
+    for key, value in {
+        **strengths,
+        "synthetic.tumor_fraction": syn.tumor_fraction,
+        "synthetic.site_p": syn.site_p,
+    }.items():
         if not 0 <= value <= 1:
             raise bad(f"{key} must lie in [0, 1], got {value}")
-    if cfg.tie_class and cfg.tie_class not in class_names:
-        raise bad(f"tie_class {cfg.tie_class!r} is not a class; classes: {', '.join(class_names)}")
-    if cfg.n_sites < 0:
-        raise bad(f"n_sites must be >= 0, got {cfg.n_sites}")
+    if syn.tie_class and syn.tie_class not in class_names:
+        raise bad(f"synthetic.tie_class {syn.tie_class!r} is not a class; classes: {', '.join(class_names)}")
+    if syn.n_sites < 0:
+        raise bad(f"synthetic.n_sites must be >= 0, got {syn.n_sites}")
     if cfg.min_tumor_area < 1:
         raise bad(f"min_tumor_area must be >= 1, got {cfg.min_tumor_area}")
 
 
 def _class_layout(cfg: DataConfig, n: int, rng: np.random.Generator) -> tuple[tuple[str, ...], np.ndarray, list[str]]:
     """Class names, labels (N,) and the tumor kind per image ('' for no tumor)."""
-    if cfg.classes == "binary":
-        n_tumor = int(round(cfg.tumor_fraction * n))
+    if cfg.synthetic.classes == "binary":
+        n_tumor = int(round(cfg.synthetic.tumor_fraction * n))
         labels = rng.permutation(np.r_[np.ones(n_tumor, np.int64), np.zeros(n - n_tumor, np.int64)])
-        kinds = [str(rng.choice(cfg.tumor_kinds)) if y else "" for y in labels]
+        kinds = [str(rng.choice(cfg.synthetic.tumor_kinds)) if y else "" for y in labels]
         return BINARY_CLASSES, labels, kinds
     labels = rng.permutation(np.arange(n) % len(FOUR_CLASSES)).astype(np.int64)
     kinds = ["" if FOUR_CLASSES[y] == "notumor" else FOUR_CLASSES[y] for y in labels]
@@ -274,11 +278,11 @@ class _Plan:
 
 def _make_image(plan: _Plan, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
     """Image i of the plan, from its own seed: the result does not depend on how work is split."""
-    cfg, anat = plan.cfg, load_anatomy(plan.cfg.anatomy)
+    cfg, anat = plan.cfg, load_anatomy(plan.cfg.synthetic.anatomy)
     rng = np.random.default_rng(plan.seeds[i])
     site = plan.sites[plan.site_of[i]] if plan.sites else None
-    weights = np.asarray(site.contrast_weights) if site else np.ones(len(cfg.contrasts))
-    contrast = cfg.contrasts[int(rng.choice(len(cfg.contrasts), p=weights / weights.sum()))]
+    weights = np.asarray(site.contrast_weights) if site else np.ones(len(cfg.synthetic.contrasts))
+    contrast = cfg.synthetic.contrasts[int(rng.choice(len(cfg.synthetic.contrasts), p=weights / weights.sum()))]
     render = {"fov_mm": _FOV_MM * (site.fov_scale if site else 1.0), "shift_mm": np.zeros(2)}
     present = [a for a in cfg.artifacts if plan.presence[a][i]]
     boxes: dict[str, str] = {}
@@ -286,9 +290,9 @@ def _make_image(plan: _Plan, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
         if hasattr(ARTIFACTS[a], "adjust"):
             ARTIFACTS[a].adjust(render, rng)
             boxes[a] = "global"
-    common = {"size": cfg.image_size, "plane": cfg.plane, "contrast": contrast, "gain": site.gain if site else 1.0,
-              "noise_sigma": site.noise_sigma if site else 0.025, "stripped": cfg.skull == "stripped",
-              **render}  # fmt: skip
+    common = {"size": cfg.image_size, "plane": cfg.synthetic.plane, "contrast": contrast,
+              "gain": site.gain if site else 1.0, "noise_sigma": site.noise_sigma if site else 0.025,
+              "stripped": cfg.synthetic.skull == "stripped", **render}  # fmt: skip
     if plan.kinds[i]:
         image, lab, info = _render_tumor_slice(anat, rng, plan.sampler, plan.kinds[i], cfg, common)
     else:
@@ -296,21 +300,21 @@ def _make_image(plan: _Plan, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
         image, lab, info = render_slice(anat, rng, level=level, **common)
         info["level"] = level
 
-    protected = None if cfg.artifacts_over_brain else np.isin(lab, _BRAIN_LABELS)
+    protected = None if cfg.synthetic.artifacts_over_brain else np.isin(lab, _BRAIN_LABELS)
     for a in _POST_ORDER:
         if a in present:
             box = _apply_post(ARTIFACTS[a].apply, image, lab, rng, protected)
             boxes[a] = "global" if box is None else ",".join(map(str, box))
             if a == "padding" and protected is not None:  # the content moved
                 protected = np.isin(lab, _BRAIN_LABELS)
-    if site and cfg.site_marker:
+    if site and cfg.synthetic.site_marker:
         box = _apply_post(
             lambda im, lb, r: marker_artifact.apply(im, lb, r, corner=site.marker_corner, text=site.name),
             image, lab, rng, protected,
         )  # fmt: skip
         boxes["site_marker"] = ",".join(map(str, box))
     row = {"id": f"phantom-{i:05d}", "class": plan.class_names[plan.labels[i]], "site": site.name if site else "",
-           "contrast": contrast, "plane": cfg.plane, **info, "tumor_area": _tumor_area(lab)}  # fmt: skip
+           "contrast": contrast, "plane": cfg.synthetic.plane, **info, "tumor_area": _tumor_area(lab)}  # fmt: skip
     for a in (*ARTIFACTS, "site_marker"):
         row[a] = a in boxes
         row[f"{a}_box"] = boxes.get(a, "")
@@ -345,7 +349,7 @@ def generate_dataset(
     stream before the slice is drawn).  With strength 0 nothing changes.
     """
     plan = _make_plan(cfg, rng, swap_ties)
-    n = cfg.n_images
+    n = cfg.synthetic.n_images
 
     workers = workers or ((os.cpu_count() or 1) if n >= 256 else 1)
     chunk = max(16, n // (8 * workers))
@@ -360,25 +364,27 @@ def generate_dataset(
 
 def _make_plan(cfg: DataConfig, rng: np.random.Generator, swap_ties: bool) -> _Plan:
     """Everything drawn before any image is rendered: classes, shortcut presence, sites, seeds."""
-    class_names = BINARY_CLASSES if cfg.classes == "binary" else FOUR_CLASSES
+    class_names = BINARY_CLASSES if cfg.synthetic.classes == "binary" else FOUR_CLASSES
     _validate(cfg, class_names)
-    anat = load_anatomy(cfg.anatomy)
-    n = cfg.n_images
+    anat = load_anatomy(cfg.synthetic.anatomy)
+    n = cfg.synthetic.n_images
     class_names, labels, kinds = _class_layout(cfg, n, rng)
-    tie_class = cfg.tie_class or ("tumor" if cfg.classes == "binary" else "glioma")
+    tie_class = cfg.synthetic.tie_class or ("tumor" if cfg.synthetic.classes == "binary" else "glioma")
     tied = labels == class_names.index(tie_class)
     if swap_ties:
         tied = ~tied
-    presence = {a: assign_presence(tied, getattr(cfg, f"{a}_p"), rng) for a in cfg.artifacts}
-    sites: list[Site] = make_sites(cfg.n_sites, len(cfg.contrasts), rng) if cfg.n_sites else []
-    site_labels = (labels + 1) % max(cfg.n_sites, 1) if swap_ties else labels
-    site_of = assign_sites(site_labels, cfg.n_sites, cfg.site_p, rng) if sites else np.full(n, -1)
-    axis = PLANE_AXIS[cfg.plane]
+    presence = {a: assign_presence(tied, p, rng) for a, p in cfg.artifacts.items()}
+    sites: list[Site] = (
+        make_sites(cfg.synthetic.n_sites, len(cfg.synthetic.contrasts), rng) if cfg.synthetic.n_sites else []
+    )
+    site_labels = (labels + 1) % max(cfg.synthetic.n_sites, 1) if swap_ties else labels
+    site_of = assign_sites(site_labels, cfg.synthetic.n_sites, cfg.synthetic.site_p, rng) if sites else np.full(n, -1)
+    axis = PLANE_AXIS[cfg.synthetic.plane]
     lo, hi = anat.brain_extent(axis)
     level_range = (round(lo + cfg.levels[0] * (hi - lo)), round(lo + cfg.levels[1] * (hi - lo)))
     seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(n)
-    sampler = TumorSampler(anat, cfg.plane, level_range) if any(kinds) else None
-    anat.plane_stack(cfg.plane)  # build before any fork, so workers share it
+    sampler = TumorSampler(anat, cfg.synthetic.plane, level_range) if any(kinds) else None
+    anat.plane_stack(cfg.synthetic.plane)  # build before any fork, so workers share it
     return _Plan(cfg, class_names, labels, kinds, presence, sites, site_of, level_range, seeds, sampler)
 
 
@@ -428,7 +434,7 @@ def _apply_post(fn, image: np.ndarray, lab: np.ndarray, rng: np.random.Generator
 
 def _render_tumor_slice(anat, rng, sampler, kind, cfg, common):
     """Draw tumors and cutting levels until the visible tumor area reaches ``min_tumor_area``."""
-    axis = PLANE_AXIS[cfg.plane]
+    axis = PLANE_AXIS[cfg.synthetic.plane]
     n_levels = anat.gm.shape[axis]
     for _ in range(30):
         tumor = sampler.sample(rng, kind)
@@ -440,7 +446,8 @@ def _render_tumor_slice(anat, rng, sampler, kind, cfg, common):
                 info["level"] = level
                 return image, lab, info
     raise ValueError(
-        f"data: cannot reach min_tumor_area={cfg.min_tumor_area} px for a {kind} at image_size={cfg.image_size}; "
+        f"data.min_tumor_area: cannot reach min_tumor_area={cfg.min_tumor_area} px for a {kind} "
+        f"at image_size={cfg.image_size}; "
         "lower min_tumor_area or raise image_size"
     )
 
