@@ -6,6 +6,7 @@ results dict against :data:`SCHEMA` (keys and types; extra keys are allowed).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,103 +20,186 @@ if TYPE_CHECKING:  # annotations only: the pipeline imports this module
     from audit.data.dataset import Dataset
     from audit.pipeline.outputs import Predictions, Trained
 
-__all__ = ["SCHEMA", "build_results", "json_default", "validate_results"]
+__all__ = [
+    "CHECK",
+    "SCHEMA",
+    "SUMMARY",
+    "Field",
+    "Shape",
+    "build_results",
+    "json_default",
+    "schema_markdown",
+    "validate_results",
+]
 
 _num = (int, float)
-_summary = {
-    "n": int,
-    "n_empty_maps": int,
-    "n_weak_maps": int,
-    "n_scored": int,
-    "energy": dict,
-    "on_anatomy": dict,
-    "off_target_majority_share": dict,
-    "tumor": {"n": int, **{m: dict for m in ("pointing_hit", "energy_tumor", "auprc", "auprc_prior")}},
-}
+_none = type(None)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of results.json: its type(s) and what it means (docs/outputs.md is generated from these)."""
+
+    type: type | tuple[type, ...]
+    doc: str
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A group of keys that recurs (a summary, a check), documented once under its ``name``."""
+
+    name: str
+    doc: str
+    fields: dict
+
+
+_CI = "`{mean, ci_low, ci_high}` (95% bootstrap)"
+SUMMARY = Shape("summary", "the attention of a group of test images, one method's maps", {
+    "n": Field(int, "images in the group"),
+    "n_empty_maps": Field(int, "all-zero maps"),
+    "n_weak_maps": Field(int, "maps whose peak is below `scores.weak_map_ratio` of the median peak"),
+    "n_scored": Field(int, "images scored: neither empty nor weak"),
+    "energy": Field(dict, f"region → share of the map's energy, {_CI}"),
+    "on_anatomy": Field(dict, f"share of the energy on brain + tumor, {_CI}"),
+    "off_target_majority_share": Field(dict, f"share of images with most of their energy off the brain, {_CI}"),
+    "tumor": Field(dict, f"`n` (images with tumor pixels) and `pointing_hit`, `energy_tumor`, `auprc`, `auprc_prior`, "
+                   f"each {_CI}"),
+})  # fmt: skip
+CHECK = Shape("check", "one check's result (`audit.checks.CheckResult`, without its tables and figures)", {
+    "name": Field(str, "the check's registered name"),
+    "status": Field(str, "pass / warn / fail / skipped / error"),
+    "evidence": Field(str, "the evidence line it feeds (`audit.checks.base.EVIDENCE_LINES`)"),
+    "headline": Field(str, "one sentence with the numbers"),
+    "metrics": Field(dict, "flat name → number or string"),
+    "details": Field(str, "e.g. the traceback of an `error`"),
+    "seconds": Field(_num, "time the check took"),
+})  # fmt: skip
 
 SCHEMA: dict = {
-    "schema_version": int,
-    "experiment": str,
-    "config": dict,
+    "schema_version": Field(int, "1"),
+    "experiment": Field(str, "experiment name"),
+    "config": Field(dict, "the resolved configuration, section → key → value (sub-tables as nested objects)"),
     "dataset": {
-        "source": str,
-        "n_train": int,
-        "n_val": int,
-        "n_test": int,
-        "classes": list,
-        "class_counts": dict,
-        "image_shape": list,
-        "skipped": list,
-        "duplicates": list,
+        "source": Field(str, "`data.source`"),
+        "n_train": Field(int, "training images"),
+        "n_val": Field(int, "validation images"),
+        "n_test": Field(int, "test images"),
+        "classes": Field(list, "class names; a label is an index into this list"),
+        "class_counts": Field(dict, "`train` / `val` / `test` → class → count"),
+        "image_shape": Field(list, "`[H, W, C]`"),
+        "skipped": Field(list, "inputs not used, each `{source, reason}`"),
+        "duplicates": Field(list, "exact and near-duplicate pairs across the split parts"),
     },
     "model": {
-        "architecture": str,
-        "params": int,
-        "best_epoch": int,
-        "epochs_run": int,
-        "history": dict,
-        "test_accuracy": _num,
-        "balanced_accuracy": _num,
-        "f1_macro": _num,
-        "roc_auc": _num,
-        "ece": _num,
-        "confusion_matrix": list,
-        "per_class": dict,
+        "architecture": Field(str, "`model.architecture`, or `file:<name>` for a loaded model"),
+        "params": Field(int, "number of parameters"),
+        "best_epoch": Field(int, "the epoch whose weights were kept (early stopping)"),
+        "epochs_run": Field(int, "epochs trained"),
+        "history": Field(dict, "Keras training curves, metric → per-epoch values"),
+        "test_accuracy": Field(_num, "test accuracy (definitions: `audit/model.py`, `classification_metrics`)"),
+        "balanced_accuracy": Field(_num, "mean per-class recall on the test set"),
+        "f1_macro": Field(_num, "macro-averaged F1"),
+        "roc_auc": Field(_num, "ROC AUC (mean of one-vs-rest AUCs over the classes present, for more than two)"),
+        "ece": Field(_num, "expected calibration error, 10 equal-width confidence bins"),
+        "confusion_matrix": Field(list, "rows true, columns predicted"),
+        "per_class": Field(dict, "class → precision, recall, support"),
     },
     "cam": {
-        "method": str,
-        "method_reason": str,
-        "panel": dict,
-        "layer": str,
-        "target": str,
-        "n_images": int,
-        "map_shape": list,
-        "n_empty_maps": int,
-        "seconds": _num,
-        "images_per_second": _num,
+        "method": Field(str, "the lead method (`audit/cam/methods.py`)"),
+        "method_reason": Field(str, "why it leads (`audit/cam/lead.py`)"),
+        "panel": Field(dict, "method → `n_images`, `map_shape`, `layer`, `seconds`, `n_empty_maps` of its maps"),
+        "layer": Field(str, "explained layer (`input` for pixel-level and occlusion maps)"),
+        "target": Field(str, "explained class: `predicted`, `true` or `index`"),
+        "n_images": Field(int, "maps computed"),
+        "map_shape": Field(list, "`[h, w]`"),
+        "n_empty_maps": Field(int, "all-zero maps"),
+        "grid": Field(
+            dict, "where map cells sit on the image: `row_offset`, `row_stride`, `col_offset`, `col_stride`, `exact`"
+        ),
+        "seconds": Field(_num, "map computation time"),
+        "images_per_second": Field(_num, "throughput"),
     },
     "attention": {
-        "regions": list,
-        "method": str,
-        "layer": str,
-        "overall": _summary,
-        "by_class": dict,
-        "by_correct": {"correct": _summary, "incorrect": _summary},
-        "findings": {"classes": list, **_summary},
-        "panel": dict,
+        "regions": Field(list, "region names in index order"),
+        "method": Field(str, "the method whose maps are scored here (the lead)"),
+        "layer": Field(str, "its layer"),
+        "overall": SUMMARY,
+        "by_class": Field(dict, "class → summary"),
+        "by_correct": {
+            "correct": SUMMARY,
+            "incorrect": SUMMARY,
+        },
+        "findings": {
+            "classes": Field(list, "the finding classes (every class but healthy / notumor)"),
+            **SUMMARY.fields,
+        },
+        "panel": Field(dict, "method → the `findings` summary of that method's maps"),
     },
-    "checks": list,
+    "checks": Field(list, "one *check* per check run, in `checks.run` order"),
     "verdict": {
-        "label": str,
-        "strength": str,
-        "rule": int,
-        "summary": str,
+        "label": Field(str, "`anatomy` / `mixed` / `artifact`"),
+        "strength": Field(str, "the evidence lines behind the label"),
+        "rule": Field(int, "the rule that gave it, 0–5 (docs/verdict_rules.md)"),
+        "summary": Field(str, "sentences citing the numbers, one per evidence line"),
         "evidence": {
-            "model_behaviour": {"status": str, "checks": list},
-            "attention": {"label": str, "lead": str, "lead_reason": str, "methods": dict},
-            "localisation": {"status": str},
-            "dataset": {"status": str, "checks": list, "leaks": int},
-            "explanation_trust": {"status": str, "checks": list},
-            "balanced_accuracy": (int, float, type(None)),
+            "model_behaviour": {
+                "status": Field(str, "fail / warn / pass (the worst that ran), or missing"),
+                "checks": Field(list, "the line's checks: `name`, `status`, `headline`"),
+            },
+            "attention": {
+                "label": Field(str, "the panel's label, or `uninformative`"),
+                "lead": Field(str, "the lead method"),
+                "lead_reason": Field(str, "why it leads"),
+                "methods": Field(
+                    dict, "method → `label`, `on_anatomy`, `off_target_majority_share`, `share_empty_or_weak`, `cause`"
+                ),
+            },
+            "localisation": {
+                "status": Field(
+                    str,
+                    "supports / does not support / missing (`why`); `method`, `pointing_hit`, `auprc` (measured)",
+                )
+            },
+            "dataset": {
+                "status": Field(str, "risk / possible risk / clear / missing"),
+                "checks": Field(list, "its checks"),
+                "leaks": Field(int, "duplicate pairs across splits"),
+            },
+            "explanation_trust": {
+                "status": Field(str, "doubtful / trusted / missing: how far the attention line can be believed"),
+                "checks": Field(list, "its checks"),
+            },
+            "balanced_accuracy": Field((int, float, _none), "test balanced accuracy (rule 0), null when unknown"),
         },
     },
-    "timings": dict,
-    "stage_status": dict,
-    "compute": {"strategy": str, "replicas": int, "devices": list, "onednn": bool},
-    "versions": {
-        "python": str,
-        "tensorflow": str,
-        "keras": str,
-        "numpy": str,
-        "package": str,
-        "git_commit": (str, type(None)),
+    "timings": Field(dict, "stage → seconds in this run (a cached stage shows its load time)"),
+    "stage_status": Field(dict, "stage → `computed` / `cached`"),
+    "stage_compute_seconds": Field(dict, "stage → seconds it took when it was computed"),
+    "compute": {
+        "strategy": Field(str, "the tf.distribute strategy's class"),
+        "replicas": Field(int, "replicas in sync"),
+        "devices": Field(list, "devices the run used"),
+        "onednn": Field(bool, "whether TensorFlow's oneDNN kernels were on"),
     },
+    "versions": {
+        "python": Field(str, "Python version"),
+        "tensorflow": Field(str, "TensorFlow version"),
+        "keras": Field(str, "Keras version"),
+        "numpy": Field(str, "NumPy version"),
+        "package": Field(str, "brain-audit version"),
+        "git_commit": Field((str, _none), "the commit of the checkout that ran, null outside git"),
+    },
+    "regions": Field(list, "region names in index order (`audit/regions/taxonomy.py`)"),
 }
-
-_CHECK_KEYS = {"name": str, "status": str, "evidence": str, "headline": str, "metrics": dict}
+"""Every key of results.json with its type and meaning; :func:`validate_results` checks a results dict
+against it (keys and types; extra keys are allowed) and :func:`schema_markdown` documents it."""
 
 
 def _check(value, schema, path: str, problems: list[str]) -> None:
+    if isinstance(schema, Field):
+        schema = schema.type
+    elif isinstance(schema, Shape):
+        schema = schema.fields
     if isinstance(schema, dict):
         if not isinstance(value, dict):
             problems.append(f"{path or '<root>'}: expected an object, got {type(value).__name__}")
@@ -145,7 +229,7 @@ def validate_results(results: dict) -> list[str]:
     ):
         problems.append(f"verdict.label: {results['verdict'].get('label')!r} is not anatomy, mixed or artifact")
     for i, check in enumerate(results.get("checks") or []):
-        _check(check, _CHECK_KEYS, f"checks[{i}]", problems)
+        _check(check, CHECK, f"checks[{i}]", problems)
     return problems
 
 
@@ -215,17 +299,7 @@ def build_results(
             "images_per_second": float(cams.images_per_second),
         },
         "attention": {**outputs["scores"].attention, "panel": outputs["panel"].summaries},
-        "checks": [
-            {
-                "name": c.name,
-                "status": c.status,
-                "evidence": c.evidence,
-                "headline": c.headline,
-                "metrics": c.metrics,
-                "seconds": c.seconds,
-            }
-            for c in outputs["checks"]
-        ],
+        "checks": [c.record() for c in outputs["checks"]],
         "verdict": verdict,
         "timings": dict(timings),
         "stage_status": dict(status),
@@ -242,3 +316,61 @@ def json_default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _type_name(tp) -> str:
+    names = {int: "int", float: "float", str: "string", bool: "bool", list: "list", dict: "object", _none: "null"}
+    return " or ".join(names[t] for t in (tp if isinstance(tp, tuple) else (tp,)))
+
+
+def _rows(schema: dict, prefix: str, shapes: dict) -> list[str]:
+    rows = []
+    for key, node in schema.items():
+        path = f"{prefix}{key}"
+        if isinstance(node, Field):
+            kind = _type_name(node.type)
+            if node.type is list and "*check*" in node.doc:
+                kind, shapes[CHECK.name] = "list of *check*", CHECK
+            rows.append(f"| `{path}` | {kind} | {node.doc} |")
+        elif isinstance(node, Shape):
+            shapes[node.name] = node
+            rows.append(f"| `{path}` | *{node.name}* | see *{node.name}* below |")
+        else:
+            rows.extend(_rows(node, f"{path}.", shapes))
+    return rows
+
+
+def schema_markdown() -> str:
+    """The results.json reference (docs/outputs.md between its schema markers), from :data:`SCHEMA`."""
+    shapes: dict[str, Shape] = {}
+    lines = ["| key | type | meaning |", "|---|---|---|", *_rows(SCHEMA, "", shapes)]
+    for shape in shapes.values():
+        lines += ["", f"A *{shape.name}*: {shape.doc}.", "", "| key | type | meaning |", "|---|---|---|",
+                  *_rows(shape.fields, "", {})]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m audit.results [--write FILE]``: print the results.json reference, or write it into
+    FILE between the lines ``<!-- schema:begin -->`` and ``<!-- schema:end -->``."""
+    import argparse
+
+    from audit.io import write_text_atomic
+
+    p = argparse.ArgumentParser(prog="python -m audit.results", description=main.__doc__)
+    p.add_argument("--write", type=Path, metavar="FILE")
+    args = p.parse_args(argv)
+    if args.write is None:
+        print(schema_markdown(), end="")
+        return 0
+    text = args.write.read_text(encoding="utf-8")
+    begin, end = "<!-- schema:begin -->\n", "<!-- schema:end -->"
+    if begin not in text or end not in text:
+        raise SystemExit(f"{args.write}: no schema markers ({begin.strip()} ... {end})")
+    head, rest = text.split(begin, 1)
+    write_text_atomic(args.write, head + begin + schema_markdown() + end + rest.split(end, 1)[1])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

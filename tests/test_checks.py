@@ -251,3 +251,35 @@ def test_the_context_samples_without_replacement_and_encodes_figures():
 
     fig = pyplot().figure()
     assert CheckContext.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_check_whose_needs_are_not_met_is_skipped_with_the_reason():
+    import numpy as np
+
+    from audit.checks import Check, CheckContext, CheckResult, run_check
+
+    class NeedsMasks(Check):
+        name = "needs_masks"
+        needs = ("masks", "two_classes")
+
+        def run(self, ctx):
+            return CheckResult(status="pass", headline="ran")
+
+    class NeedsNonsense(NeedsMasks):
+        name = "needs_nonsense"
+        needs = ("a_gpu",)
+
+    def ctx(regions, labels):
+        return CheckContext(images=np.zeros((2, 8, 8, 1)), labels=np.asarray(labels), regions=regions,
+                            class_names=("a", "b"), model=None, proba=None, cams=None, cam_engine=None,
+                            per_image=None, config=None, params={}, rng=np.random.default_rng(0))  # fmt: skip
+
+    masks = np.zeros((2, 8, 8), np.int8)
+    assert run_check(NeedsMasks, ctx(masks, [0, 1])).status == "pass"
+    skipped = run_check(NeedsMasks, ctx(None, [0, 0]))
+    assert skipped.status == "skipped" and skipped.name == "needs_masks"
+    assert skipped.headline == (
+        "needs region masks for the test images (ctx.regions); at least two classes in the test set"
+    )
+    broken = run_check(NeedsNonsense, ctx(masks, [0, 1]))
+    assert broken.status == "error" and "unknown need 'a_gpu'" in broken.headline

@@ -69,3 +69,32 @@ def test_every_relative_link_and_picture_exists(page):
 
 def test_the_readme_stays_short():
     assert len((ROOT / "README.md").read_text(encoding="utf-8").encode()) <= 12 * 1024
+
+
+def test_the_results_reference_is_generated_from_the_schema():
+    from audit.results import SCHEMA, schema_markdown
+
+    text = (ROOT / "docs" / "outputs.md").read_text()
+    begin, end = "<!-- schema:begin -->\n", "<!-- schema:end -->"
+    assert text.split(begin, 1)[1].split(end, 1)[0] == schema_markdown(), (
+        "docs/outputs.md is stale: run python -m audit.results --write docs/outputs.md"
+    )
+    assert "| `verdict.evidence.attention.lead` | string |" in text and "A *check*:" in text
+    assert set(SCHEMA) <= {row.split("`")[1].split(".")[0] for row in schema_markdown().splitlines() if "`" in row}
+
+
+def test_a_results_file_missing_a_documented_key_is_refused(quick_run):
+    import copy
+
+    from audit.results import validate_results
+
+    _, _, run = quick_run
+    assert validate_results(run.results) == []
+    broken = copy.deepcopy(run.results)
+    del broken["verdict"]["evidence"]["attention"]["lead"]
+    check = {"name": "x", "status": "pass", "evidence": "other", "headline": "", "metrics": {}, "details": ""}
+    broken["checks"] = [{**check, "seconds": "slow"}]
+    assert validate_results(broken) == [
+        "verdict.evidence.attention.lead: missing",
+        "checks[0].seconds: expected int or float, got str",
+    ]

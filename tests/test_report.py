@@ -17,11 +17,11 @@ EVIL = "<script>alert(1)</script>"
 
 
 def test_strings_from_data_are_escaped(quick_run, tmp_path):
+    from audit.pipeline import report_input
     from audit.report.render import write_outputs
 
     cfg, out, run = quick_run
     outputs = cached_outputs(cfg, out, "checks")
-    outputs["data"] = dataclasses.replace(outputs["data"], class_names=(EVIL, "tumor"))
     # The class is renamed everywhere it appears (class lists, count and metric keys).
     results = json.loads((out / "results.json").read_text().replace('"healthy"', json.dumps(EVIL)))
     results["experiment"] = EVIL
@@ -29,7 +29,8 @@ def test_strings_from_data_are_escaped(quick_run, tmp_path):
     per_image["class"] = per_image["class"].replace({"healthy": EVIL})
     per_image = per_image.rename(columns={"prob_healthy": f"prob_{EVIL}"})
     outputs["scores"] = dataclasses.replace(outputs["scores"], per_image=per_image)
-    write_outputs(tmp_path, cfg, results, outputs)
+    inputs = dataclasses.replace(report_input(outputs), class_names=(EVIL, "tumor"))
+    write_outputs(tmp_path, cfg, results, inputs)
     html = (tmp_path / "report.html").read_text()
     assert EVIL not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -71,21 +71,17 @@ class AcquisitionTransfer(Check):
         "Gives each image the intensity windowing and noise level of the next class (class means over the test "
         "set), anatomy unchanged; decisions that follow the acquisition flip."
     )
-    needs = ("masks",)
+    needs = ("masks", "two_classes")
     cost = "low"
     params = {"max_flip_rate": 0.1}
     evidence = "model_behaviour"
 
     def run(self, ctx: CheckContext) -> CheckResult:
-        if ctx.regions is None:
-            return CheckResult(self.name, "skipped", "no region masks for these images")
         from audit.model import predict_proba
 
         p = {**self.params, **ctx.params}
         y = np.asarray(ctx.labels)
         target = next_classes(y, len(ctx.class_names))
-        if not target:
-            return CheckResult(self.name, "skipped", "the test set holds fewer than two classes")
         present = list(target)
         images, regions = np.asarray(ctx.images), np.asarray(ctx.regions)
         stats = np.array([acquisition_statistics(img, reg) for img, reg in zip(images, regions, strict=True)])

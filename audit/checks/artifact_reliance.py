@@ -94,8 +94,6 @@ class ArtifactReliance(Check):
     evidence = "model_behaviour"
 
     def run(self, ctx: CheckContext) -> CheckResult:
-        if ctx.regions is None:
-            return CheckResult(self.name, "skipped", "no region masks for these images")
         p = {**self.params, **ctx.params}
         from audit.model import predict_proba
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -61,6 +61,11 @@ class CheckResult:
             raise ValueError(f"check {self.name!r}: status must be one of {', '.join(STATUSES)}, got {self.status!r}")
         if self.evidence not in EVIDENCE_LINES:
             raise ValueError(f"check {self.name!r}: evidence must be one of {', '.join(EVIDENCE_LINES)}")
+
+    def record(self) -> dict[str, Any]:
+        """Every field but ``tables`` and ``figures``, as plain values: the result as results.json,
+        the cache and the verdict keep it (:data:`audit.results.CHECK`)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("tables", "figures")}
 
 
 @dataclass
@@ -132,11 +137,35 @@ class CheckContext:
         return np.stack([upsample_map(m, shape, grid) for m in np.asarray(maps)])
 
 
+NEEDS: dict[str, str] = {
+    "masks": "region masks for the test images (ctx.regions)",
+    "retraining": "a model the audit can retrain (ctx.retrain; not one loaded from a file)",
+    "two_classes": "at least two classes in the test set",
+    "extra_cams": "CAM passes beyond the audit's own maps (a cost, always met)",
+}
+"""What a check can need (``Check.needs``); the runner skips a check, with the reason, when a need is not met."""
+
+
+def unmet_needs(needs: tuple[str, ...], ctx: CheckContext) -> list[str]:
+    """The needs in ``needs`` that ``ctx`` does not meet (:data:`NEEDS`)."""
+    met = {
+        "masks": ctx.regions is not None,
+        "retraining": ctx.retrain is not None,
+        "two_classes": len(np.unique(np.asarray(ctx.labels))) >= 2,
+        "extra_cams": True,
+    }
+    unknown = [n for n in needs if n not in met]
+    if unknown:
+        raise ValueError(f"unknown need {unknown[0]!r}; a check can need: {', '.join(NEEDS)}")
+    return [n for n in needs if not met[n]]
+
+
 class Check:
     """Base class of a sanity check plugin.
 
     A subclass sets ``name`` (snake_case, equal to its entry-point name), ``title``,
-    ``description``, ``needs`` (e.g. ``("masks",)``), ``cost``, ``params``
+    ``description``, ``needs`` (names in :data:`NEEDS`, e.g. ``("masks",)``: the runner skips the
+    check when one is not met), ``cost``, ``params``
     (name -> default; the default's type is the parameter's type) and ``evidence`` (the
     verdict's evidence line it feeds, :data:`EVIDENCE_LINES`; ``"other"``: reported only),
     and implements :meth:`run`.

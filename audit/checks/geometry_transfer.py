@@ -81,21 +81,17 @@ class GeometryTransfer(Check):
         "Gives each image the head position and size of the next class (medians over the test set), its own pose "
         "otherwise kept; decisions that follow the field of view flip."
     )
-    needs = ("masks",)
+    needs = ("masks", "two_classes")
     cost = "low"
     params = {"max_drop": 0.1, "min_scale_change": 0.03, "min_shift_px": 1.0}
     evidence = "model_behaviour"
 
     def run(self, ctx: CheckContext) -> CheckResult:
-        if ctx.regions is None:
-            return CheckResult(self.name, "skipped", "no region masks for these images")
         from audit.model import predict_proba
 
         p = {**self.params, **ctx.params}
         y = np.asarray(ctx.labels)
         target = next_classes(y, len(ctx.class_names))
-        if not target:
-            return CheckResult(self.name, "skipped", "the test set holds fewer than two classes")
         present = list(target)
         images, regions = np.asarray(ctx.images), np.asarray(ctx.regions)
         geometry = [head_geometry(reg) for reg in regions]

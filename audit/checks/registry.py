@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from audit.checks.base import EVIDENCE_LINES, Check, CheckContext, CheckResult
+from audit.checks.base import EVIDENCE_LINES, NEEDS, Check, CheckContext, CheckResult, unmet_needs
 
 __all__ = ["ENTRY_POINT_GROUP", "available_checks", "run_check", "validate_params"]
 
@@ -106,7 +106,11 @@ def run_check(cls: type[Check], ctx: CheckContext) -> CheckResult:
     takes its name from the check (``cls.name``) and, unless it says otherwise, its evidence line."""
     t0 = time.perf_counter()
     try:
-        result = cls().run(ctx)
+        missing = unmet_needs(tuple(cls.needs), ctx)
+        if missing:
+            result = CheckResult(status="skipped", headline="needs " + "; ".join(NEEDS[n] for n in missing))
+        else:
+            result = cls().run(ctx)
         if not isinstance(result, CheckResult):
             raise TypeError(f"{cls.__name__}.run returned {type(result).__name__}, not CheckResult")
     except Exception as exc:  # a broken plugin must not stop the audit

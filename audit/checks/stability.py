@@ -94,8 +94,6 @@ class DataRandomization(Check):
     evidence = "explanation_trust"
 
     def run(self, ctx: CheckContext) -> CheckResult:
-        if ctx.retrain is None:
-            return CheckResult(self.name, "skipped", "the model was loaded from a file; it cannot be retrained")
         p = {**self.params, **ctx.params}
         _, x, targets = ctx.sample(p["sample"])
         original = prepare_all(_maps(ctx, x, targets), 64)

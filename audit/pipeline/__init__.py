@@ -20,7 +20,7 @@ are :mod:`audit.provenance` and :mod:`audit.results`.
 """
 
 from audit.pipeline.cache import stage_keys
-from audit.pipeline.run import RunResult, cached_outputs, run_pipeline
+from audit.pipeline.run import RunResult, cached_outputs, report_input, run_pipeline
 from audit.pipeline.stages import STAGE_ORDER, STAGES, StageSpec, validate_names
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "RunResult",
     "StageSpec",
     "cached_outputs",
+    "report_input",
     "run_pipeline",
     "stage_keys",
     "validate_names",

@@ -144,19 +144,7 @@ def save_checks(results: list, folder: Path) -> None:
             fname = f"figure-{i}-{j}.png"
             (folder / fname).write_bytes(png)
             figures[title] = fname
-        rows.append(
-            {
-                "name": r.name,
-                "status": r.status,
-                "headline": r.headline,
-                "metrics": r.metrics,
-                "details": r.details,
-                "evidence": r.evidence,
-                "seconds": r.seconds,
-                "tables": tables,
-                "figures": figures,
-            }
-        )
+        rows.append({**r.record(), "tables": tables, "figures": figures})
     (folder / "checks.json").write_text(json.dumps(rows, default=float))
 
 

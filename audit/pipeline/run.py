@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from audit.config import Config
 from audit.io import write_text_atomic
 from audit.pipeline.cache import remove_stale_partials, stage_keys
@@ -18,7 +20,7 @@ from audit.progress import say
 from audit.provenance import set_determinism
 from audit.results import build_results, json_default, validate_results
 
-__all__ = ["RunResult", "cached_outputs", "run_pipeline"]
+__all__ = ["RunResult", "cached_outputs", "report_input", "run_pipeline"]
 
 
 @dataclass
@@ -109,7 +111,7 @@ def _run_stages(cfg: Config, out: Path, cache: Path, needed: list[str], keys: di
 
     t0 = time.perf_counter()
     checks = outputs["checks"]
-    check_dicts = [{"name": c.name, "status": c.status, "evidence": c.evidence, "headline": c.headline} for c in checks]
+    check_dicts = [c.record() for c in checks]
     panel, cams = outputs["panel"], outputs["cam"]
     verdict = decide_verdict(
         panel.summaries,
@@ -124,13 +126,27 @@ def _run_stages(cfg: Config, out: Path, cache: Path, needed: list[str], keys: di
     problems = validate_results(json.loads(json.dumps(results, default=json_default)))
     if problems:  # a broken contract is a bug here, not a user error
         raise RuntimeError("results.json does not follow the contract: " + "; ".join(problems))
-    write_outputs(out, cfg, results, outputs)
+    write_outputs(out, cfg, results, report_input(outputs))
     timings["report"] = time.perf_counter() - t0
     results["timings"]["report"] = timings["report"]
     write_text_atomic(out / "results.json", json.dumps(results, indent=2, default=json_default))
     say(f"[report] {timings['report']:.1f} s -> {out / 'report.html'}")
     say(f"verdict: {verdict['label']}: {verdict['summary']}")
     return RunResult(out, results, verdict["label"], status, timings)
+
+
+def report_input(outputs: dict[str, Any]):
+    """The report's typed input (:class:`audit.report.render.ReportInput`) from the stage outputs."""
+    from audit.report.render import ReportInput
+
+    ds, cams = outputs["data"], outputs["cam"]
+    te = ds.indices("test")
+    return ReportInput(
+        images=np.asarray(ds.images[te]), labels=ds.labels[te], class_names=ds.class_names,
+        proba=outputs["predict"].proba, maps=cams.maps, grid=cams.grid, regions=outputs["regions"],
+        per_image=outputs["scores"].per_image, meta=ds.meta.iloc[te].reset_index(drop=True),
+        checks=list(outputs["checks"]),
+    )  # fmt: skip
 
 
 def cached_outputs(cfg: Config, out: Path, upto: str, cache: Path | None = None) -> dict[str, Any]:

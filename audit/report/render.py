@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -18,7 +19,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from audit.cam.geometry import upsample_map
+from audit.cam.geometry import Grid, upsample_map
 from audit.config import resolved_config_text
 from audit.data.artifacts import ARTIFACTS
 from audit.io import write_bytes_atomic, write_text_atomic
@@ -34,7 +35,32 @@ from audit.report.figures import (
 from audit.scores import TUMOR_METRICS
 from audit.verdict import rules_text
 
-__all__ = ["render_html", "write_outputs"]
+__all__ = ["ReportInput", "render_html", "write_outputs"]
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """What the report draws besides results.json: the test set's arrays and tables, row-aligned.
+
+    images : (N, H, W, C) test images; labels : (N,) class indices; class_names : by index;
+    proba : (N, K) predicted probabilities; maps : (N, h, w) the lead method's maps, placed on the
+    image by ``grid`` (:class:`audit.cam.geometry.Grid`); regions : (N, H, W) region indices
+    (:data:`audit.regions.REGIONS`); per_image : the per-image table (per_image.csv); meta : the
+    test images' metadata (artifacts, sites); checks : the check results
+    (:class:`audit.checks.CheckResult`).
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    proba: np.ndarray
+    maps: np.ndarray
+    grid: Grid
+    regions: np.ndarray
+    per_image: pd.DataFrame
+    meta: pd.DataFrame
+    checks: list
+
 
 # Metadata columns the phantom generator writes: one per artifact, plus the sites' burned-in names.
 _ARTIFACT_COLUMNS = (*ARTIFACTS, "site_marker")
@@ -106,32 +132,29 @@ def _dataset_findings(meta: pd.DataFrame, class_names: tuple[str, ...], labels: 
     return pd.DataFrame(rows)
 
 
-def write_outputs(out: Path, cfg, results: dict, outputs: dict) -> None:
+def write_outputs(out: Path, cfg, results: dict, inputs: ReportInput) -> None:
     """Write config.toml, per_image.csv, figures/ and report.html into ``out`` (each atomically)."""
-    ds = outputs["data"]
-    te = ds.indices("test")
-    images = np.asarray(ds.images[te])
-    cams, regions = outputs["cam"], outputs["regions"]
-    per_image: pd.DataFrame = outputs["scores"].per_image
+    images, regions, per_image = np.asarray(inputs.images), inputs.regions, inputs.per_image
+    class_names = inputs.class_names
     write_text_atomic(out / "config.toml", resolved_config_text(cfg))
     write_text_atomic(out / "per_image.csv", per_image.to_csv(index=False))
     colormap = cfg.report.colormap
     shape = images.shape[1:3]
 
     def ups(i: int) -> np.ndarray:
-        return upsample_map(np.asarray(cams.maps[i]), shape, cams.grid)
+        return upsample_map(np.asarray(inputs.maps[i]), shape, inputs.grid)
 
     figures: dict[str, bytes] = {}  # file name -> PNG, written to figures/ and embedded
     history = results["model"]["history"]
     curves = training_curves_png(history, results["model"]["best_epoch"])
     if curves is not None:
         figures["training-curves.png"] = curves
-    labels = ds.labels[te]
-    figures["roc.png"] = roc_png(labels, outputs["predict"].proba, ds.class_names)
+    labels = inputs.labels
+    figures["roc.png"] = roc_png(labels, inputs.proba, class_names)
     figures["colorbar.png"] = colorbar_png(colormap)
     samples = []
     rng = np.random.default_rng([cfg.experiment.seed, 5])
-    for k, name in enumerate(ds.class_names):
+    for k, name in enumerate(class_names):
         idx = np.flatnonzero(labels == k)
         pick = np.sort(rng.choice(idx, size=min(4, len(idx)), replace=False)) if len(idx) else idx
         if len(pick):
@@ -158,7 +181,7 @@ def write_outputs(out: Path, cfg, results: dict, outputs: dict) -> None:
 
     known = available_checks(cfg.checks.plugins)
     checks = []
-    for j, c in enumerate(outputs["checks"]):
+    for j, c in enumerate(inputs.checks):
         cls = known.get(c.name)
         figs = {}
         for t, png in c.figures.items():
@@ -188,7 +211,7 @@ def write_outputs(out: Path, cfg, results: dict, outputs: dict) -> None:
         thumb = cv2.resize(overlay, (64, 64), interpolation=cv2.INTER_AREA)
         thumbs.append(data_uri(encode_image(thumb, ".jpg"), "image/jpeg"))
     table_cols = [
-        "id", "class", "predicted_class", "correct", *[f"prob_{c}" for c in ds.class_names],
+        "id", "class", "predicted_class", "correct", *[f"prob_{c}" for c in class_names],
         *[f"energy_{r}" for r in REGIONS], "energy_off_target", "peak_region", "pointing_hit", "auprc",
         *[c for c in ("site", "contrast") if c in per_image],
     ]  # fmt: skip
@@ -198,8 +221,7 @@ def write_outputs(out: Path, cfg, results: dict, outputs: dict) -> None:
     fig_dir.mkdir(exist_ok=True)
     for fname, png in figures.items():
         write_bytes_atomic(fig_dir / fname, png)
-    test_meta = ds.meta.iloc[te].reset_index(drop=True)
-    findings = _dataset_findings(test_meta, ds.class_names, labels)
+    findings = _dataset_findings(inputs.meta, class_names, labels)
     context = {
         "r": results,
         "fig": {name: data_uri(png) for name, png in figures.items()},
