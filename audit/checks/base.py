@@ -149,15 +149,15 @@ NEEDS: dict[str, str] = {
 def unmet_needs(needs: tuple[str, ...], ctx: CheckContext) -> list[str]:
     """The needs in ``needs`` that ``ctx`` does not meet (:data:`NEEDS`)."""
     met = {
-        "masks": ctx.regions is not None,
-        "retraining": ctx.retrain is not None,
-        "two_classes": len(np.unique(np.asarray(ctx.labels))) >= 2,
-        "extra_cams": True,
+        "masks": lambda: ctx.regions is not None,
+        "retraining": lambda: ctx.retrain is not None,
+        "two_classes": lambda: len(np.unique(np.asarray(ctx.labels))) >= 2,
+        "extra_cams": lambda: True,
     }
     unknown = [n for n in needs if n not in met]
     if unknown:
         raise ValueError(f"unknown need {unknown[0]!r}; a check can need: {', '.join(NEEDS)}")
-    return [n for n in needs if not met[n]]
+    return [n for n in needs if not met[n]()]
 
 
 class Check:
