@@ -359,6 +359,14 @@ def logits_function(model: keras.Model, path: list[keras.layers.Layer] | keras.l
     def to_logits(hidden):
         return _head_logits(head, hidden) if isinstance(head, keras.layers.Dense) else hidden
 
+    if len(path) == 1 and isinstance(model, keras.Sequential):
+        before_head = _run_chain(_layers(model)[:-1], path)
+
+        def forward(x):
+            activations, hidden = before_head(x)
+            return activations, to_logits(hidden)
+
+        return forward
     if len(path) == 1:
         features = keras.Model(_inputs(model), [path[0].output, head.input])
 
@@ -380,6 +388,8 @@ def logits_function(model: keras.Model, path: list[keras.layers.Layer] | keras.l
 
 def _features_at(model: keras.Model, path: list[keras.layers.Layer]) -> Callable:
     """``f(x) -> (activations of path[-1], output of model)`` for a (nested) model."""
+    if isinstance(model, keras.Sequential):
+        return _run_chain(_layers(model), path)
     if len(path) == 1:
         sub = keras.Model(_inputs(model), [path[0].output, model.outputs[0]])
         return lambda x: sub(x, training=False)
@@ -392,16 +402,23 @@ def _layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 def _run_chain(layers: list[keras.layers.Layer], path: list[keras.layers.Layer]) -> Callable:
     """``f(x) -> (activations of path[-1], output of the last layer)``: ``layers`` run one after
-    the other, the nested model ``path[0]`` giving up its inner activations on the way."""
-    inner = _features_at(path[0], path[1:])
+    the other, the nested model ``path[0]`` giving up its inner activations on the way (or, when
+    ``path`` is that one layer, its own output).
+
+    (A Sequential model is always run this way: one loaded from a ``.keras`` file rebuilds its
+    graph, and a sub-model over its layers' symbolic outputs then has no gradient path from the
+    explained layer to the output.)"""
+    inner = _features_at(path[0], path[1:]) if len(path) > 1 else None
 
     def forward(x):
         activations = None
         for layer in layers:
-            if layer is path[0]:
+            if layer is path[0] and inner is not None:
                 activations, x = inner(x)
             else:
                 x = layer(x, training=False)
+                if layer is path[0]:
+                    activations = x
         return activations, x
 
     return forward

@@ -156,3 +156,23 @@ def test_training_is_deterministic():
         weights.append(stage_train(cfg, ds).model.get_weights())
     for a, b in zip(*weights, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_sequential_model_loaded_from_a_keras_file_is_explained_like_the_one_saved(tmp_path):
+    # A reloaded Sequential rebuilds its graph: a sub-model over its layers' symbolic outputs had no
+    # gradient path from the explained layer to the output (every map failed with a None gradient).
+    from audit.cam.maps import compute_cams
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([
+        keras.Input((16, 16, 1)), keras.layers.Conv2D(4, 3, activation="relu", padding="same"),
+        keras.layers.MaxPooling2D(), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax"),
+    ])  # fmt: skip
+    model.save(tmp_path / "seq.keras")
+    loaded = keras.models.load_model(tmp_path / "seq.keras")
+    x = np.random.default_rng(3).random((5, 16, 16, 1)).astype(np.float32)
+    for method in ("gradcam", "hirescam", "gradient"):
+        a = compute_cams(model, x, method, show_progress=False)
+        b = compute_cams(loaded, x, method, show_progress=False)
+        np.testing.assert_allclose(a.maps, b.maps, rtol=1e-5, atol=1e-7, err_msg=method)
+        assert a.maps.any(), method
