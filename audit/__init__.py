@@ -9,5 +9,24 @@ import os
 # Set before TensorFlow is first imported; a value the user set wins. Results differ from
 # the fallback's in the last bits (summation order), so the setting enters every cache key.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+# TensorFlow's C++ log (the oneDNN and CUDA notices, "failed call to cuInit" on every machine without
+# a GPU) is hidden, as an import-time setting like the one above; ``--debug`` (audit.cli) shows it,
+# and a value the user set wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.8.0"
+
+__all__ = ["AuditResult", "__version__", "audit_model", "run_experiment"]
+
+_API = ("AuditResult", "audit_model", "run_experiment")
+
+
+def __getattr__(name: str):
+    """``audit.audit_model`` and friends (:mod:`audit.api`), imported on first use: the package
+    itself stays a leaf that every module may import for ``__version__`` (no import cycle, and no
+    stage's code digest depends on the notebook API)."""
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module("audit.api"), name)
+    raise AttributeError(f"module 'audit' has no attribute {name!r}")

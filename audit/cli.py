@@ -73,18 +73,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="benchmark mode only (an experiment with [benchmark] artifacts): a small matrix in a few minutes "
         "(marker and site at p = 0 and 1, two methods, 300 phantoms of 64 px), into reports/<name>-quick/",
     )
-    p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    p.add_argument("--pdf", action="store_true", help="also write report.pdf through headless Chromium ([report] pdf)")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks for errors, and TensorFlow's own C++ log")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info/warning chatter
+    if args.debug and "tensorflow" not in sys.modules:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # TensorFlow's C++ log, hidden otherwise (audit/__init__.py)
+    from audit.progress import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     try:
         from audit.config import ConfigError, load_config
 
         try:
-            cfg = load_config(args.experiment, args.overrides)
+            cfg = load_config(args.experiment, [*args.overrides, *(["report.pdf=true"] if args.pdf else [])])
         except ConfigError as exc:
             return _user_error(str(exc), args.debug)
         if cfg.benchmark.artifacts or args.quick:

@@ -100,10 +100,12 @@ class DataConfig:
     reads class folders of images under ``path`` (:mod:`audit.data.folders`); ``"figshare"`` the
     .mat files of Cheng et al. (:mod:`audit.data.figshare`); ``"nifti"`` BraTS-style volumes with a
     segmentation (:mod:`audit.data.nifti`, options in ``[data.nifti]``); ``"paired"`` an
-    ``images/`` + ``masks/`` tree (:mod:`audit.data.paired`).  The keys of this table are shared
+    ``images/`` + ``masks/`` tree (:mod:`audit.data.paired`); ``"saved"`` a dataset folder as
+    :func:`audit.data.dataset.save_dataset` writes it, split included (what :func:`audit.audit_model`
+    writes from arrays; ``image_size`` and ``resize`` do not apply).  The keys of this table are shared
     by the sources that read them."""
 
-    source: Literal["synthetic", "folder", "figshare", "nifti", "paired"] = "synthetic"
+    source: Literal["synthetic", "folder", "figshare", "nifti", "paired", "saved"] = "synthetic"
     path: str = ""
     """Root of the data (every source but synthetic)."""
     image_size: int = 128
@@ -205,13 +207,19 @@ class CamConfig:
 
 @dataclass(frozen=True)
 class RegionsConfig:
-    tolerance_px: int = 9
+    tolerance_px: int = 8
     """Dilation radius of the tolerant artifact zone, about one CAM cell."""
 
 
 @dataclass(frozen=True)
 class ChecksConfig:
-    run: tuple[str, ...] = ()
+    run: tuple[str, ...] = (
+        "artifact_reliance", "acquisition_transfer", "geometry_transfer", "shortcut_probe", "cascading_randomization",
+        "independent_randomization", "faithfulness", "explanation_stability", "strategy_clustering",
+        "subgroup_disparity",
+    )  # fmt: skip
+    """Checks to run, in this order: every built-in check but the two that retrain the model
+    (``data_randomization``, and stability's ``repeatability``)."""
     plugins: tuple[str, ...] = ()
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: types.MappingProxyType({}))
     """Per-check parameter tables, ``[checks.<name>]`` in the experiment file."""
@@ -253,6 +261,11 @@ class ScoresConfig:
 class ReportConfig:
     gallery_size: int = 6
     colormap: Literal["inferno", "viridis", "magma", "jet"] = "inferno"
+    pdf: bool = False
+    """Also write report.pdf through headless Chromium (``--pdf``; skipped with a note when it is missing)."""
+    mlflow: bool = False
+    """Log the run to MLflow (``pip install brain-audit[mlflow]``): the active run, or a new one at
+    ``MLFLOW_TRACKING_URI`` (:mod:`audit.tracking`)."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""Progress feedback: tqdm bars on a terminal, a few plain lines otherwise (CI logs)."""
+"""Console feedback: tqdm bars on a terminal, a few plain lines otherwise (CI logs); TensorFlow imported
+without its C++ start-up log."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -9,9 +11,30 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
-__all__ = ["progress", "say"]
+__all__ = ["import_tensorflow_quietly", "progress", "say"]
 
 T = TypeVar("T")
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the process's stderr (file descriptor 2) sent to /dev/null.
+
+    TensorFlow's C++ runtime writes its start-up notices (oneDNN, CUDA drivers, "failed call to
+    cuInit" on every machine without a GPU) before its log level applies; they are not ours to
+    show.  Python-level errors of the import still raise as usual.  A no-op once TensorFlow is
+    imported, or when ``TF_CPP_MIN_LOG_LEVEL`` is 0 (``--debug``).
+    """
+    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def say(message: str) -> None:

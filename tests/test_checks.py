@@ -65,21 +65,21 @@ def test_local_plugin_module_is_discovered(tmp_path, monkeypatch):
 
 def test_unknown_check_is_a_clear_error():
     from audit.config import Config, apply_overrides
-    from audit.pipeline import validate_names
+    from audit.pipeline import validate_run
 
     cfg = apply_overrides(Config(), ['checks.run=["no_such_check"]'])
     with pytest.raises(ValueError, match="unknown check 'no_such_check'; available: "):
-        validate_names(cfg)
+        validate_run(cfg)
 
 
 def test_unknown_cam_method_is_a_clear_error_before_anything_runs():
     from audit.config import Config, apply_overrides
-    from audit.pipeline import validate_names
+    from audit.pipeline import validate_run
 
     with pytest.raises(ValueError, match="cam.method: unknown CAM method 'gradcamm'; available: auto, gradcam, "):
-        validate_names(apply_overrides(Config(), ['cam.method="gradcamm"']))
+        validate_run(apply_overrides(Config(), ['cam.method="gradcamm"']))
     with pytest.raises(ValueError, match="cam.panel: unknown CAM method 'auto'; available: gradcam, "):
-        validate_names(apply_overrides(Config(), ['cam.panel=["gradcam", "auto"]']))
+        validate_run(apply_overrides(Config(), ['cam.panel=["gradcam", "auto"]']))
 
 
 def test_example_plugin_package_is_found_through_its_entry_point(quick_copy, tmp_path, monkeypatch):

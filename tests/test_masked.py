@@ -265,3 +265,33 @@ def test_a_figshare_set_is_audited_end_to_end_with_its_tumor_masks(tmp_path):
     assert results["attention"]["overall"]["tumor"]["n"] > 0
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Exact and near-duplicate images" in html
+
+
+def test_a_saved_dataset_is_read_back_and_bad_folders_are_one_line_errors(tmp_path):
+    import dataclasses
+
+    import pandas as pd
+
+    from audit.data.dataset import Dataset, read_saved_dataset, save_dataset
+
+    n = 6
+    images = np.random.default_rng(0).random((n, 8, 8, 1)).astype(np.float32)
+    meta = pd.DataFrame({"id": [f"i{k}" for k in range(n)]})
+    ds = Dataset(images, np.arange(n) % 2, None, ("healthy", "tumor"), np.array(["test"] * n), meta)
+    (tmp_path / "ok").mkdir()
+    save_dataset(ds, tmp_path / "ok")
+    back = read_saved_dataset(tmp_path / "ok")
+    np.testing.assert_array_equal(back.images, ds.images)
+    assert list(back.meta["class"]) == ["healthy", "tumor"] * 3  # filled in from the labels
+    with pytest.raises(FileNotFoundError, match="is not a saved dataset"):
+        read_saved_dataset(tmp_path / "nothing")
+    for bad, match in [
+        (dataclasses.replace(ds, images=ds.images * 3), r"must be finite and lie in \[0, 1\]"),
+        (dataclasses.replace(ds, split=np.array(["train"] * n)), "must hold test images"),
+        (dataclasses.replace(ds, labels=np.arange(n)), "labels must index class_names"),
+    ]:
+        folder = tmp_path / f"bad{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        save_dataset(bad, folder)
+        with pytest.raises(ValueError, match=match):
+            read_saved_dataset(folder)

@@ -164,3 +164,12 @@ def test_skull_stripped_phantoms_are_told_from_heads_with_skull_on_held_out_draw
     # bone: measured 0.69 of those found (docs/real_anatomy.md); every other stripped image is.
     assert found["stripped"]["stripped_estimated"][~ghost["stripped"]].mean() >= 0.95
     assert found["stripped"]["brain_in_skull_band"][~ghost["stripped"]].mean() <= 0.05
+
+
+def test_region_maps_round_trip_through_label_maps():
+    from audit.regions import label_maps_from_regions
+
+    rng = np.random.default_rng(0)
+    regions = rng.integers(0, len(REGIONS) - 1, (3, 16, 16)).astype(np.uint8)  # every region but brain_edge
+    regions[:, 0, 0] = REGIONS.index("skull_band")  # a head with skull: brain_edge is not recomputed
+    np.testing.assert_array_equal(regions_from_label_maps(label_maps_from_regions(regions)), regions)

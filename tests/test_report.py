@@ -96,11 +96,54 @@ def test_report_in_a_real_browser(quick_run, tmp_path):
             assert 0 < visible < n
             assert page.locator("#table-count").inner_text() == f"{visible} of {n} images"
             page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+
+            # Picture first, at a desktop and a narrow width: no sideways scroll, the verdict and
+            # the attention chart in the first screen, the check strip linking to its cards.
+            for width in (1280, 800):
+                page.set_viewport_size({"width": width, "height": 900})
+                page.goto(url, wait_until="load")
+                scroll = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+                assert scroll[0] <= scroll[1], (width, scroll)
+                for selector in (".ba-verdict", "#attention-chart svg"):
+                    box = page.locator(selector).bounding_box()
+                    assert box and box["y"] + box["height"] <= 900 and box["width"] > 200, (width, selector, box)
+                assert page.locator(".ba-verdict .ba-label").inner_text().startswith("Verdict: ")
+                assert page.locator("#attention-chart svg rect").count() > 10
+            cards = page.evaluate(
+                "() => Array.from(document.querySelectorAll('#galleries .gallery')).map(g => "
+                "new Set(Array.from(g.children).map(c => Math.round(c.getBoundingClientRect().top))).size"
+                " < g.children.length || g.children.length < 2)"
+            )
+            assert cards and all(cards)  # several cards per row
+            assert page.locator(".card .tag").count() > 0  # class and correctness on each card
         finally:
             browser.close()
     assert errors == []
     assert [u for u in requests if not u.startswith("file://") and not u.startswith("data:")] == []
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_pdf_through_headless_chromium(quick_run, tmp_path):
+    from audit.report.pdf import find_chromium, write_pdf
+
+    if find_chromium() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("no Chromium for the PDF: `make test` installs Debian's chromium package")
+        pytest.skip("Chromium not installed")
+    _, out, _ = quick_run
+    why = write_pdf(out / "report.html", tmp_path / "report.pdf")
+    assert why == "" and (tmp_path / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    assert (tmp_path / "report.pdf").stat().st_size > 50_000
+    assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]  # the partial file renamed away
+
+
+def test_no_chromium_means_no_pdf_and_a_reason(quick_run, tmp_path, monkeypatch):
+    from audit.report.pdf import write_pdf
+
+    monkeypatch.setenv("BRAIN_AUDIT_CHROMIUM", str(tmp_path / "no-such-browser"))
+    _, out, _ = quick_run
+    assert write_pdf(out / "report.html", tmp_path / "report.pdf").startswith("no Chromium found")
+    assert not (tmp_path / "report.pdf").exists()
 
 
 def _column(page, name: str) -> int:

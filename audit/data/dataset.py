@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "Dataset", "Rows", "assemble", "finite_pixels", "load_dataset", "save_dataset", "split_by_group", "split_indices",
+    "Dataset", "Rows", "assemble", "finite_pixels", "load_dataset", "read_saved_dataset", "save_dataset",
+    "split_by_group", "split_indices",
 ]  # fmt: skip
 
 
@@ -192,6 +194,30 @@ def save_dataset(ds: Dataset, folder: Path) -> None:
     ds.meta.to_csv(folder / "meta.csv", index=False)
     info = {"class_names": list(ds.class_names), "skipped": list(ds.skipped), "duplicates": list(ds.duplicates)}
     (folder / "info.json").write_text(json.dumps(info, indent=2))
+
+
+def read_saved_dataset(folder: Path) -> Dataset:
+    """``data.source = "saved"``: a dataset folder written by :func:`save_dataset` (by
+    :func:`audit.audit_model` from arrays, or copied out of a run's cache), read into memory and checked."""
+    folder = Path(folder)
+    missing = [f for f in ("images.npy", "arrays.npz", "meta.csv", "info.json") if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"data.path: {folder} is not a saved dataset (no {', '.join(missing)})")
+    ds = load_dataset(folder)
+    n = len(ds.images)
+    images = np.array(ds.images, np.float32)
+    if images.ndim != 4 or len(ds.labels) != n or len(ds.split) != n or len(ds.meta) != n:
+        raise ValueError(f"data.path: {folder}: images, labels, split and meta.csv must have one row per image")
+    if not np.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+        raise ValueError(f"data.path: {folder}: images must be finite and lie in [0, 1]")
+    if not set(np.unique(ds.split)) <= {"train", "val", "test"} or not np.any(ds.split == "test"):
+        raise ValueError(f"data.path: {folder}: the split must hold test images (and only train / val / test)")
+    if len(ds.labels) and (ds.labels.min() < 0 or ds.labels.max() >= len(ds.class_names)):
+        raise ValueError(f"data.path: {folder}: labels must index class_names ({', '.join(ds.class_names)})")
+    meta = ds.meta if "class" in ds.meta else ds.meta.assign(**{"class": [ds.class_names[k] for k in ds.labels]})
+    maps = None if ds.label_maps is None else np.array(ds.label_maps)
+    masks = None if ds.tumor_masks is None else np.array(ds.tumor_masks)
+    return dataclasses.replace(ds, images=images, label_maps=maps, tumor_masks=masks, meta=meta)
 
 
 def load_dataset(folder: Path) -> Dataset:

@@ -21,7 +21,7 @@ are :mod:`audit.provenance` and :mod:`audit.results`.
 
 from audit.pipeline.cache import stage_keys
 from audit.pipeline.run import RunResult, cached_outputs, report_input, run_pipeline
-from audit.pipeline.stages import STAGE_ORDER, STAGES, StageSpec, validate_names
+from audit.pipeline.stages import STAGE_ORDER, STAGES, StageSpec, validate_run
 
 __all__ = [
     "STAGES",
@@ -32,5 +32,5 @@ __all__ = [
     "report_input",
     "run_pipeline",
     "stage_keys",
-    "validate_names",
+    "validate_run",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 from audit.config import Config
 from audit.io import write_text_atomic
 from audit.pipeline.cache import remove_stale_partials, stage_keys
-from audit.pipeline.stages import STAGES, needed_stages, validate_names
+from audit.pipeline.stages import STAGES, needed_stages, validate_run
 from audit.progress import say
 from audit.provenance import set_determinism
 from audit.results import build_results, json_default, validate_results
@@ -45,7 +45,7 @@ def run_pipeline(
     cache : stage cache folder (default ``out/cache``); runs that share one share every
         stage whose key matches (the benchmark's methods share a cell's data and model).
     """
-    validate_names(cfg)
+    validate_run(cfg)
     needed = needed_stages(only)
     out = Path(out)
     cache = Path(cache) if cache is not None else out / "cache"
@@ -131,6 +131,15 @@ def _run_stages(cfg: Config, out: Path, cache: Path, needed: list[str], keys: di
     results["timings"]["report"] = timings["report"]
     write_text_atomic(out / "results.json", json.dumps(results, indent=2, default=json_default))
     say(f"[report] {timings['report']:.1f} s -> {out / 'report.html'}")
+    if cfg.report.pdf:
+        from audit.report.pdf import write_pdf
+
+        why = write_pdf(out / "report.html", out / "report.pdf")
+        say(f"[report] no report.pdf: {why}" if why else f"[report] -> {out / 'report.pdf'}")
+    if cfg.report.mlflow:
+        from audit.tracking import log_run
+
+        say(f"[report] logged to MLflow run {log_run(results, out)}")
     say(f"verdict: {verdict['label']}: {verdict['summary']}")
     return RunResult(out, results, verdict["label"], status, timings)
 

@@ -37,7 +37,7 @@ from audit.pipeline.outputs import (
 from audit.progress import say
 from audit.regions import REGIONS, regions_from_label_maps
 
-__all__ = ["STAGES", "STAGE_ORDER", "StageSpec", "needed_stages", "validate_names"]
+__all__ = ["STAGES", "STAGE_ORDER", "StageSpec", "needed_stages", "validate_run"]
 
 
 def stage_data(cfg: Config) -> Dataset:
@@ -69,6 +69,10 @@ def _load_real(data, rng: np.random.Generator) -> Dataset:
         from audit.data.nifti import load_nifti_dataset
 
         return load_nifti_dataset(data, rng)
+    if data.source == "saved":
+        from audit.data.dataset import read_saved_dataset
+
+        return read_saved_dataset(Path(data.path))
     from audit.data.paired import load_paired_dataset
 
     return load_paired_dataset(data, rng)
@@ -330,13 +334,18 @@ def _retrain(cfg: Config, ds: Dataset, seed: int, permute_labels: bool = False):
     return _fit(cfg, ds, y_tr, y_va, seed).model
 
 
-def validate_names(cfg: Config) -> None:
-    """Fail early, before any training, on unknown CAM methods, unknown checks or bad check parameters."""
+def validate_run(cfg: Config) -> None:
+    """Fail early, before any training, on unknown CAM methods, unknown checks, bad check parameters,
+    or MLflow logging asked for without MLflow installed."""
     from audit.cam.methods import check_names
     from audit.checks import available_checks, validate_params
 
     check_names([cfg.cam.method], "cam.method", also=("auto",))
     check_names(cfg.cam.panel, "cam.panel")
+    if cfg.report.mlflow:
+        from audit.tracking import check_available
+
+        check_available()
 
     checks = available_checks(cfg.checks.plugins)
     for name in (*cfg.checks.run, *cfg.checks.params):

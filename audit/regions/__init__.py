@@ -5,7 +5,14 @@ the estimate's quality against exact regions (:mod:`.quality`)."""
 from audit.regions.estimate import PARAMS, EstimatorParams, estimate_regions, skull_absent
 from audit.regions.quality import estimate_quality
 from audit.regions.shapes import BRAIN_EDGE_FRACTION, brain_edge
-from audit.regions.taxonomy import BRAIN_TISSUE, HEAD, REGION_OF_LABEL, REGIONS, regions_from_label_maps
+from audit.regions.taxonomy import (
+    BRAIN_TISSUE,
+    HEAD,
+    REGION_OF_LABEL,
+    REGIONS,
+    label_maps_from_regions,
+    regions_from_label_maps,
+)
 
 __all__ = [
     "BRAIN_EDGE_FRACTION",
@@ -18,6 +25,7 @@ __all__ = [
     "brain_edge",
     "estimate_quality",
     "estimate_regions",
+    "label_maps_from_regions",
     "regions_from_label_maps",
     "skull_absent",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 from audit.data.labels import LABELS
 from audit.regions.shapes import brain_edge
 
-__all__ = ["BRAIN_TISSUE", "HEAD", "REGIONS", "REGION_OF_LABEL", "regions_from_label_maps"]
+__all__ = ["BRAIN_TISSUE", "HEAD", "REGIONS", "REGION_OF_LABEL", "label_maps_from_regions", "regions_from_label_maps"]
 
 REGIONS: tuple[str, ...] = ("brain", "tumor", "skull_band", "background", "padding", "artifact", "brain_edge")
 """Region index = position in this tuple."""
@@ -41,6 +41,21 @@ REGION_OF_LABEL: dict[str, str] = {
 _LOOKUP = np.zeros(256, np.uint8)
 for _label, _code in LABELS.items():
     _LOOKUP[_code] = REGIONS.index(REGION_OF_LABEL[_label])
+
+
+_LABEL_OF_REGION = {
+    "brain": "white_matter", "tumor": "tumor_core", "skull_band": "skull", "background": "background",
+    "padding": "padding", "artifact": "artifact", "brain_edge": "white_matter",
+}  # fmt: skip
+
+
+def label_maps_from_regions(regions: np.ndarray) -> np.ndarray:
+    """Label maps (codes of :data:`audit.data.labels.LABELS`) whose regions are ``regions``
+    ((N, H, W) indices into :data:`REGIONS`): each region as one label of its own.  Round trip:
+    :func:`regions_from_label_maps` gives ``regions`` back, except that ``brain_edge`` is
+    recomputed by its rule (on maps without a skull band)."""
+    lookup = np.array([LABELS[_LABEL_OF_REGION[r]] for r in REGIONS], np.uint8)
+    return lookup[np.asarray(regions)]
 
 
 def regions_from_label_maps(label_maps: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from audit.config import resolved_config_text
 from audit.data.artifacts import ARTIFACTS
 from audit.io import write_bytes_atomic, write_text_atomic
 from audit.regions import REGIONS
+from audit.report.charts import attention_chart, attention_rows
 from audit.report.encoding import data_uri, encode_image
 from audit.report.figures import (
     colorbar_png,
@@ -35,7 +36,7 @@ from audit.report.figures import (
 from audit.scores import TUMOR_METRICS
 from audit.verdict import rules_text
 
-__all__ = ["ReportInput", "render_html", "write_outputs"]
+__all__ = ["ReportInput", "render_html", "summary_html", "write_outputs"]
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,20 @@ def _any_area(per_image: pd.DataFrame, region: str) -> bool:
     return column in per_image and bool((per_image[column].fillna(0) > 0).any())
 
 
-def _gallery(per_image, order, images, ups, regions, colormap: str, title: str, note: str) -> dict:
+def _gallery(per_image, order, images, ups, regions, colormap: str, title: str, note: str, figures: dict) -> dict:
+    """One gallery's cards; each card's image | map | overlay strip also goes into ``figures``
+    (``gallery-<title>-<k>.png``, written to figures/ for notebooks and other tools)."""
     items = []
-    for i in order:
+    for k, i in enumerate(order):
         row = per_image.loc[i]
         base, heat, overlay = panel_arrays(images[i], ups(i), regions[i], colormap)
+        figures[f"gallery-{_slug(title)}-{k + 1}.png"] = encode_image(np.hstack([base, heat, overlay]))
         items.append(
             {
                 "id": row["id"],
-                "caption": f"true {row['class']}, predicted {row['predicted_class']}; "
+                "class": row["class"],
+                "correct": bool(row["correct"]),
+                "caption": f"predicted {row['predicted_class']}; "
                 f"brain+tumor {_fmt(row['energy_brain'] + row['energy_tumor'])}, "
                 f"off-brain {_fmt(row['energy_off_target'])}",
                 "image": data_uri(encode_image(base)),
@@ -114,6 +120,14 @@ def render_html(context: dict, template: str = "report.html") -> str:
     )
     env.filters["fmt"] = _fmt
     return env.get_template(template).render(**context)
+
+
+def summary_html(results: dict) -> str:
+    """The verdict box, the attention chart and the check strip of a run's results.json, as one
+    self-contained HTML fragment with its own scoped style (the top of the report; an
+    :class:`audit.AuditResult` shows it inline in Jupyter)."""
+    chart = attention_chart(attention_rows(results))
+    return render_html({"r": results, "chart": chart, "link": False}, template="summary_fragment.html")
 
 
 def _dataset_findings(meta: pd.DataFrame, class_names: tuple[str, ...], labels: np.ndarray) -> pd.DataFrame:
@@ -166,8 +180,10 @@ def write_outputs(out: Path, cfg, results: dict, inputs: ReportInput) -> None:
     scored = per_image[~per_image["empty_map"]]
     on = scored["energy_brain"] + scored["energy_tumor"]
 
+    strips: dict[str, bytes] = {}  # gallery strips: written to figures/, not embedded twice
+
     def gallery(order, title: str, note: str) -> dict:
-        return _gallery(per_image, order, images, ups, regions, colormap, title, note)
+        return _gallery(per_image, order, images, ups, regions, colormap, title, note, strips)
 
     galleries = [
         gallery(on.sort_values(ascending=False).index[:n], "Most anatomy-focused",
@@ -219,7 +235,7 @@ def write_outputs(out: Path, cfg, results: dict, inputs: ReportInput) -> None:
 
     fig_dir = out / "figures"
     fig_dir.mkdir(exist_ok=True)
-    for fname, png in figures.items():
+    for fname, png in {**figures, **strips}.items():
         write_bytes_atomic(fig_dir / fname, png)
     findings = _dataset_findings(inputs.meta, class_names, labels)
     context = {
@@ -236,6 +252,8 @@ def write_outputs(out: Path, cfg, results: dict, inputs: ReportInput) -> None:
         "table_rows": rows,
         "thumbs": thumbs,
         "config_toml": resolved_config_text(cfg),
+        "chart": attention_chart(attention_rows(results)),
+        "link": True,
         "verdict_rules": rules_text(cfg.verdict),
     }
     write_text_atomic(out / "report.html", render_html(context))
