@@ -16,9 +16,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.8.0"
 
-__all__ = ["AuditResult", "__version__", "audit_model", "run_experiment"]
+__all__ = ["AuditResult", "__version__", "audit_model", "compare", "run_experiment"]
 
-_API = ("AuditResult", "audit_model", "run_experiment")
+_API = {
+    "AuditResult": "audit.api",
+    "audit_model": "audit.api",
+    "run_experiment": "audit.api",
+    "compare": "audit.compare",
+}
 
 
 def __getattr__(name: str):
@@ -28,5 +33,5 @@ def __getattr__(name: str):
     if name in _API:
         import importlib
 
-        return getattr(importlib.import_module("audit.api"), name)
+        return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'audit' has no attribute {name!r}")

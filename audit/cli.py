@@ -73,12 +73,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="benchmark mode only (an experiment with [benchmark] artifacts): a small matrix in a few minutes "
         "(marker and site at p = 0 and 1, two methods, 300 phantoms of 64 px), into reports/<name>-quick/",
     )
+    p.add_argument(
+        "--mitigate",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="after the audit, retrain with this mitigation (same seed, data and budget), audit that model into "
+        "<out>/mitigated/NAME/ and compare the two (compare.html there); repeatable",
+    )
     p.add_argument("--pdf", action="store_true", help="also write report.pdf through headless Chromium ([report] pdf)")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors, and TensorFlow's own C++ log")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["compare"]:
+        return _compare(argv[1:])
     args = build_parser().parse_args(argv)
     if args.debug and "tensorflow" not in sys.modules:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # TensorFlow's C++ log, hidden otherwise (audit/__init__.py)
@@ -99,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             result = run_pipeline(cfg, out, fresh=args.fresh, only=args.only)
+            for name in dict.fromkeys([*cfg.mitigate.run, *args.mitigate]):
+                _mitigate(cfg, out, name)
         except (ValueError, FileNotFoundError) as exc:
             if not is_user_error(exc):
                 raise
@@ -118,6 +131,40 @@ def main(argv: list[str] | None = None) -> int:
     if args.fail_on and result.verdict and _SEVERITY[result.verdict] >= _SEVERITY[args.fail_on]:
         print(f"brain-audit: verdict '{result.verdict}' reaches --fail-on {args.fail_on}", file=sys.stderr)
         return EXIT_FAIL_ON
+    return 0
+
+
+def _mitigate(cfg, out: Path, name: str) -> None:
+    """The experiment retrained with mitigation ``name`` into ``out/mitigated/<name>/`` (sharing the
+    base run's data, seed and budget), then compared with it (``compare.html`` there)."""
+    import dataclasses
+
+    from audit.compare import compare
+    from audit.pipeline import run_pipeline
+    from audit.progress import say
+
+    mitigated = dataclasses.replace(
+        cfg, experiment=dataclasses.replace(cfg.experiment, name=f"{cfg.experiment.name}-{name}"),
+        train=dataclasses.replace(cfg.train, mitigation=name),
+    )  # fmt: skip
+    folder = Path(out) / "mitigated" / name
+    run_pipeline(mitigated, folder)
+    say(f"[compare] {compare(out, folder)}")
+
+
+def _compare(argv: list[str]) -> int:
+    """``brain-audit compare RUN_A RUN_B [--out DIR]``: compare.html for two finished audits."""
+    p = argparse.ArgumentParser(prog="brain-audit compare", description=_compare.__doc__)
+    p.add_argument("run_a", type=Path, help="the run before (e.g. the audit without mitigation)")
+    p.add_argument("run_b", type=Path, help="the run after")
+    p.add_argument("--out", type=Path, default=None, help="folder for compare.html (default: RUN_B)")
+    args = p.parse_args(argv)
+    from audit.compare import compare
+
+    try:
+        print(compare(args.run_a, args.run_b, args.out))
+    except (ValueError, FileNotFoundError) as exc:
+        return _user_error(str(exc), False)
     return 0
 
 

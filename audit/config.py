@@ -28,6 +28,7 @@ __all__ = [
     "ConfigError",
     "DataConfig",
     "ExperimentConfig",
+    "MitigateConfig",
     "ModelConfig",
     "NiftiConfig",
     "RegionsConfig",
@@ -171,6 +172,9 @@ class TrainConfig:
     """Light augmentation: random left-right flip and shifts of up to 5% (seeded)."""
     mixed_precision: bool = False
     """mixed_float16 compute (for GPUs; slower on CPUs)."""
+    mitigation: str = ""
+    """A mitigation applied to the training and validation images (:mod:`audit.mitigations`;
+    ``--mitigate NAME``); "" trains on the data as it is."""
 
 
 @dataclass(frozen=True)
@@ -303,6 +307,13 @@ class BenchmarkConfig:
 
 
 @dataclass(frozen=True)
+class MitigateConfig:
+    run: tuple[str, ...] = ()
+    """Mitigations to try after the audit (``--mitigate NAME`` adds one): each retrains the model
+    with ``train.mitigation = NAME`` into ``<out>/mitigated/NAME/`` and writes compare.html there."""
+
+
+@dataclass(frozen=True)
 class Config:
     experiment: ExperimentConfig = ExperimentConfig()
     data: DataConfig = DataConfig()
@@ -316,6 +327,7 @@ class Config:
     report: ReportConfig = ReportConfig()
     compute: ComputeConfig = ComputeConfig()
     benchmark: BenchmarkConfig = BenchmarkConfig()
+    mitigate: MitigateConfig = MitigateConfig()
 
 
 _SECTIONS: dict[str, type] = typing.get_type_hints(Config)

@@ -90,6 +90,11 @@ def _fit(cfg: Config, ds: Dataset, y_train: np.ndarray, y_val: np.ndarray, seed:
         part = "training" if len(tr) == 0 else "validation"
         raise ValueError(f"the {part} split is empty ({len(ds.images)} images); add data or change "
                          "data.test_fraction / data.val_fraction")  # fmt: skip
+    x_tr, x_va = np.asarray(ds.images[tr]), np.asarray(ds.images[va])
+    if cfg.train.mitigation:
+        (x_tr, y_train), (x_va, y_val) = (
+            _mitigated(cfg, ds, rows, y, k) for k, (rows, y) in enumerate(((tr, y_train), (va, y_val)))
+        )
     if cfg.train.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:
@@ -99,10 +104,20 @@ def _fit(cfg: Config, ds: Dataset, y_train: np.ndarray, y_val: np.ndarray, seed:
     finally:
         keras.mixed_precision.set_global_policy("float32")
     return train_model(
-        model, np.asarray(ds.images[tr]), y_train, np.asarray(ds.images[va]), y_val, epochs=cfg.train.epochs,
+        model, x_tr, y_train, x_va, y_val, epochs=cfg.train.epochs,
         batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate, patience=cfg.train.patience,
         seed=seed, augment=cfg.train.augment, min_epochs=cfg.train.min_epochs, min_delta=cfg.train.min_delta,
     )  # fmt: skip
+
+
+def _mitigated(cfg: Config, ds: Dataset, rows: np.ndarray, y: np.ndarray, part: int):
+    """(images, labels) of split rows ``rows`` after ``train.mitigation`` (seeded per split part)."""
+    from audit.mitigations import TrainingSet, apply_mitigation
+
+    data = TrainingSet(np.asarray(ds.images[rows], np.float32), np.asarray(y), region_maps(ds, rows),
+                       ds.meta.iloc[rows].reset_index(drop=True))  # fmt: skip
+    out = apply_mitigation(cfg.train.mitigation, data, np.random.default_rng([cfg.experiment.seed, 8, part]))
+    return out.images, out.labels
 
 
 def stage_train(cfg: Config, ds: Dataset) -> Trained:
@@ -230,14 +245,19 @@ def stage_regions(cfg: Config, ds: Dataset) -> np.ndarray:
     """Region index maps (N_test, H, W) of :data:`audit.regions.REGIONS`: from ground-truth label
     maps, or estimated from the images when the dataset has none (:func:`audit.regions.estimate_regions`),
     with the tumor from the dataset's tumor masks where it has them."""
-    te = ds.indices("test")
+    return region_maps(ds, ds.indices("test"))
+
+
+def region_maps(ds: Dataset, rows: np.ndarray) -> np.ndarray:
+    """Region index maps of dataset rows ``rows``: exact from label maps, else estimated, with the
+    dataset's tumor masks drawn over the estimate."""
     if ds.label_maps is not None:
-        return regions_from_label_maps(ds.label_maps[te])
+        return regions_from_label_maps(np.asarray(ds.label_maps[rows]))
     from audit.regions import estimate_regions
 
-    regions = np.stack([estimate_regions(np.asarray(ds.images[i])) for i in te]).astype(np.uint8)
+    regions = np.stack([estimate_regions(np.asarray(ds.images[i])) for i in rows]).astype(np.uint8)
     if ds.tumor_masks is not None:  # a masked set: its tumor drawn over the estimate
-        regions[np.asarray(ds.tumor_masks[te], bool)] = REGIONS.index("tumor")
+        regions[np.asarray(ds.tumor_masks[rows], bool)] = REGIONS.index("tumor")
     return regions
 
 
@@ -342,6 +362,15 @@ def validate_run(cfg: Config) -> None:
 
     check_names([cfg.cam.method], "cam.method", also=("auto",))
     check_names(cfg.cam.panel, "cam.panel")
+    if cfg.train.mitigation and cfg.model.path:
+        raise ValueError("train.mitigation retrains the model, but model.path loads one: set one of them")
+    if cfg.train.mitigation:
+        from audit.mitigations import available_mitigations
+
+        known = available_mitigations()
+        if cfg.train.mitigation not in known:
+            raise ValueError(f"train.mitigation: unknown mitigation {cfg.train.mitigation!r}; available: "
+                             f"{', '.join(sorted(known))}")  # fmt: skip
     if cfg.report.mlflow:
         from audit.tracking import check_available
 
