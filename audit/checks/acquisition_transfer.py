@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audit.checks.base import Check, CheckContext, CheckResult, next_classes
+from audit.checks.base import Check, CheckContext, CheckResult, Transfer
 from audit.regions import HEAD, REGIONS
 
 __all__ = ["AcquisitionTransfer", "acquisition_statistics", "transfer_acquisition"]
@@ -77,13 +77,10 @@ class AcquisitionTransfer(Check):
     evidence = "model_behaviour"
 
     def run(self, ctx: CheckContext) -> CheckResult:
-        from audit.model import predict_proba
-
         p = {**self.params, **ctx.params}
-        y = np.asarray(ctx.labels)
-        target = next_classes(y, len(ctx.class_names))
+        frame = Transfer.of(ctx)
+        y, target, images, regions = frame.labels, frame.target, frame.images, frame.regions
         present = list(target)
-        images, regions = np.asarray(ctx.images), np.asarray(ctx.regions)
         stats = np.array([acquisition_statistics(img, reg) for img, reg in zip(images, regions, strict=True)])
         per_class = {c: stats[y == c].mean(axis=0) for c in present}
         plan = {}  # class -> (gain, shift, added noise sigma), computed once for the images and the table
@@ -95,8 +92,7 @@ class AcquisitionTransfer(Check):
             transfer_acquisition(img, median, *plan[label], ctx.rng)
             for img, label, (median, _, _) in zip(images, y, stats, strict=True)
         ]
-        base = np.asarray(ctx.proba).argmax(axis=1)
-        pred = predict_proba(ctx.model, np.stack(moved)).argmax(axis=1)
+        base, pred, accuracy = frame.outcome(ctx, np.stack(moved))
         flips = pred != base
         rows = []
         for c in present:
@@ -109,11 +105,7 @@ class AcquisitionTransfer(Check):
                 "flip rate": float(flips[y == c].mean()),
             })  # fmt: skip
         rate = float(flips.mean())
-        metrics = {
-            "flip_rate": rate,
-            "accuracy": float(np.mean(base == y)),
-            "accuracy_transferred": float(np.mean(pred == y)),
-        }
+        metrics = {"flip_rate": rate, **accuracy}
         worst = max(rows, key=lambda r: r["flip rate"])
         if rate > p["max_flip_rate"]:
             status = "fail"

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["EVIDENCE_LINES", "STATUSES", "Check", "CheckContext", "CheckResult", "next_classes"]
+__all__ = ["EVIDENCE_LINES", "STATUSES", "Check", "CheckContext", "CheckResult", "Transfer", "next_classes"]
 
 STATUSES = ("pass", "warn", "fail", "skipped", "error")
 Status = Literal["pass", "warn", "fail", "skipped", "error"]
@@ -181,6 +181,34 @@ class Check:
 
     def run(self, ctx: CheckContext) -> CheckResult:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """The shared frame of a transfer counterfactual (each class given the next class's statistics):
+    the test labels, each present class's target class, and the images and region masks as arrays."""
+
+    labels: np.ndarray
+    target: dict[int, int]
+    images: np.ndarray
+    regions: np.ndarray
+
+    @classmethod
+    def of(cls, ctx: CheckContext) -> Transfer:
+        y = np.asarray(ctx.labels)
+        return cls(y, next_classes(y, len(ctx.class_names)), np.asarray(ctx.images), np.asarray(ctx.regions))
+
+    def outcome(self, ctx: CheckContext, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """(predictions before, after, and the accuracy metrics) for the transferred images ``moved``."""
+        from audit.model import predict_proba
+
+        base = np.asarray(ctx.proba).argmax(axis=1)
+        pred = predict_proba(ctx.model, np.asarray(moved)).argmax(axis=1)
+        accuracy = {
+            "accuracy": float(np.mean(base == self.labels)),
+            "accuracy_transferred": float(np.mean(pred == self.labels)),
+        }
+        return base, pred, accuracy
 
 
 def next_classes(labels: np.ndarray, n_classes: int) -> dict[int, int]:

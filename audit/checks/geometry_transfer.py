@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audit.checks.base import Check, CheckContext, CheckResult, next_classes
+from audit.checks.base import Check, CheckContext, CheckResult, Transfer
 from audit.regions import HEAD, REGIONS
 
 __all__ = ["GeometryTransfer", "head_geometry", "transfer_geometry"]
@@ -87,13 +87,10 @@ class GeometryTransfer(Check):
     evidence = "model_behaviour"
 
     def run(self, ctx: CheckContext) -> CheckResult:
-        from audit.model import predict_proba
-
         p = {**self.params, **ctx.params}
-        y = np.asarray(ctx.labels)
-        target = next_classes(y, len(ctx.class_names))
+        frame = Transfer.of(ctx)
+        y, target, images, regions = frame.labels, frame.target, frame.images, frame.regions
         present = list(target)
-        images, regions = np.asarray(ctx.images), np.asarray(ctx.regions)
         geometry = [head_geometry(reg) for reg in regions]
         has = np.array([g is not None for g in geometry])
         if not all(np.any(has & (y == c)) for c in present):
@@ -115,8 +112,7 @@ class GeometryTransfer(Check):
             (y0, x0, h0, w0), (y1, x1, h1, w1) = per_class[y[i]], per_class[target[y[i]]]
             cy, cx = geometry[i][:2]
             moved[i] = transfer_geometry(images[i], (cy, cx), (h1 / h0, w1 / w0), (y1 - y0, x1 - x0))
-        base = np.asarray(ctx.proba).argmax(axis=1)
-        pred = predict_proba(ctx.model, moved).argmax(axis=1)
+        base, pred, accuracy = frame.outcome(ctx, moved)
         flips = (pred != base) & has
         rows = []
         for c in present:
@@ -130,8 +126,7 @@ class GeometryTransfer(Check):
         rate = float(flips[has].mean())
         metrics = {
             "flip_rate": rate,
-            "accuracy": float(np.mean(base == y)),
-            "accuracy_transferred": float(np.mean(pred == y)),
+            **accuracy,
             "images_without_head": int((~has).sum()),
             "max_scale_change": max(sc for sc, _ in change.values()),
             "max_shift_px": max(sh for _, sh in change.values()),
