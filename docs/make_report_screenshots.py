@@ -1,6 +1,6 @@
 """docs/report-1280.png and docs/report-800.png: the first screen of a report at two widths, in Chromium.
 
-    python docs/make_report_screenshots.py reports/default/report.html
+python docs/make_report_screenshots.py reports/default/report.html
 """
 
 from __future__ import annotations
