@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.config import Config, ConfigError, apply_overrides, load_config
+from audit.config import Config, ConfigError, load_config, merge_sections
 
 __all__ = ["AuditResult", "audit_model", "run_experiment"]
 
@@ -105,22 +105,8 @@ def _as_config(config: str | Path | Mapping | Config | None) -> Config:
     if isinstance(config, str | Path):
         return load_config(config)
     if isinstance(config, Mapping):
-        overrides = []
-        for section, table in config.items():
-            if not isinstance(table, Mapping):
-                raise ConfigError(f"config[{section!r}] must be a dict of keys, got {type(table).__name__}")
-            for key, value in table.items():
-                overrides.append(f"{section}.{key}={_toml(value)}")
-        return apply_overrides(Config(), overrides)
+        return merge_sections(Config(), config)
     raise ConfigError(f"config must be a path, a dict of sections or a Config, got {type(config).__name__}")
-
-
-def _toml(value: Any) -> str:
-    from audit.config import _toml_value
-
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
-    return _toml_value(list(value) if isinstance(value, tuple) else value)
 
 
 def _images(images: Any) -> np.ndarray:

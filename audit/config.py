@@ -41,6 +41,7 @@ __all__ = [
     "config_to_dict",
     "config_to_toml",
     "load_config",
+    "merge_sections",
 ]
 
 
@@ -400,7 +401,6 @@ def _sub_tables(cls: type) -> dict[str, Any]:
 
 
 def _build_section(cls: type, table: Mapping[str, Any], source: str, section: str) -> Any:
-    hints = typing.get_type_hints(cls)
     allowed = [f.name for f in dataclasses.fields(cls) if f.name != "params"]
     values: dict[str, Any] = {}
     params: dict[str, Mapping[str, Any]] = {}
@@ -413,11 +413,7 @@ def _build_section(cls: type, table: Mapping[str, Any], source: str, section: st
         moved = _moved_error(source, section, key, value)
         if moved is not None and (key not in allowed or not isinstance(value, dict)):
             raise moved
-        if key not in allowed:
-            raise ConfigError(
-                f"{source}: unknown key '{section}.{key}'; allowed keys in [{section}]: {', '.join(allowed)}"
-            )
-        tp = hints[key]
+        tp = _key_type(cls, section, key, source)
         if dataclasses.is_dataclass(tp) or _is_mapping(tp):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a table ([{section}.{key}]), got {type(value).__name__}")
@@ -526,6 +522,25 @@ def _key_type(cls: type, section: str, key: str, where: str) -> Any:
     if key not in allowed:
         raise ConfigError(f"{where}: unknown key '{section}.{key}'; allowed keys in [{section}]: {', '.join(allowed)}")
     return typing.get_type_hints(cls)[key]
+
+
+def merge_sections(config: Config, sections: Mapping[str, Any], source: str = "config") -> Config:
+    """``config`` with ``sections`` (``{"cam": {"method": "hirescam"}}``; sub-tables as nested dicts)
+    laid over it key by key, checked like an experiment file."""
+    raw = config_to_dict(config)
+    for section, table in sections.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{source}[{section!r}] must be a dict of keys, got {type(table).__name__}")
+        _merge(raw.setdefault(section, {}), table)
+    return _config_from_dict(raw, source)
+
+
+def _merge(into: dict, table: Mapping) -> None:
+    for key, value in table.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = dict(value) if isinstance(value, Mapping) else value
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
