@@ -5,6 +5,8 @@ retrains the audited architecture with the same seed, data and budget on mitigat
 validation images; the test set is never changed, so the audit measures what the model learnt."""
 
 from audit.mitigations.base import Mitigation, TrainingSet
-from audit.mitigations.registry import ENTRY_POINT_GROUP, apply_mitigation, available_mitigations
+from audit.mitigations.registry import ENTRY_POINT_GROUP, apply_mitigation, available_mitigations, mitigation_class
 
-__all__ = ["ENTRY_POINT_GROUP", "Mitigation", "TrainingSet", "apply_mitigation", "available_mitigations"]
+__all__ = [
+    "ENTRY_POINT_GROUP", "Mitigation", "TrainingSet", "apply_mitigation", "available_mitigations", "mitigation_class",
+]  # fmt: skip

@@ -9,7 +9,7 @@ import numpy as np
 
 from audit.mitigations.base import Mitigation, TrainingSet
 
-__all__ = ["ENTRY_POINT_GROUP", "apply_mitigation", "available_mitigations"]
+__all__ = ["ENTRY_POINT_GROUP", "apply_mitigation", "available_mitigations", "mitigation_class"]
 
 ENTRY_POINT_GROUP = "brain_audit.mitigations"
 
@@ -34,12 +34,17 @@ def available_mitigations() -> dict[str, type[Mitigation]]:
     return found
 
 
-def apply_mitigation(name: str, data: TrainingSet, rng: np.random.Generator) -> TrainingSet:
-    """``data`` after the mitigation ``name``, checked to keep the image shape and the [0, 1] range."""
+def mitigation_class(name: str) -> type[Mitigation]:
+    """The mitigation called ``name``; a one-line error naming the available ones otherwise."""
     known = available_mitigations()
     if name not in known:
         raise ValueError(f"train.mitigation: unknown mitigation {name!r}; available: {', '.join(sorted(known))}")
-    out = known[name]().apply(data, rng)
+    return known[name]
+
+
+def apply_mitigation(name: str, data: TrainingSet, rng: np.random.Generator) -> TrainingSet:
+    """``data`` after the mitigation ``name``, checked to keep the image shape and the [0, 1] range."""
+    out = mitigation_class(name)().apply(data, rng)
     if out.images.shape[1:] != data.images.shape[1:] or len(out.images) != len(out.labels):
         raise ValueError(f"mitigation {name!r} changed the image shape or lost the labels' alignment")
     return TrainingSet(np.clip(np.asarray(out.images, np.float32), 0, 1), out.labels, out.regions, out.meta)
