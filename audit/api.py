@@ -63,11 +63,13 @@ class AuditResult:
         """The PNG strips (image | map | overlay) of one report gallery, in the report's order:
         ``"most anatomy-focused"``, ``"most artifact-driven"`` or ``"misclassified"`` (empty when
         no image was misclassified)."""
-        known = ("most-anatomy-focused", "most-artifact-driven", "misclassified")
-        slug = "-".join(title.lower().split())
-        if slug not in known:
-            raise ValueError(f"no gallery {title!r}; galleries: {', '.join(k.replace('-', ' ') for k in known)}")
-        strips = [(int(p.stem.rpartition("-")[2]), p) for p in (self.folder / "figures").glob(f"gallery-{slug}-*.png")]
+        from audit.report.render import GALLERIES, gallery_strip
+
+        found = [t for t in GALLERIES if t.lower() == " ".join(title.lower().split())]
+        if not found:
+            raise ValueError(f"no gallery {title!r}; galleries: {', '.join(t.lower() for t in GALLERIES)}")
+        files = (self.folder / "figures").glob(gallery_strip(found[0], "*"))
+        strips = [(int(p.stem.rpartition("-")[2]), p) for p in files]
         return [p for _, p in sorted(strips)]
 
     def save(self, out: str | Path) -> Path:

@@ -36,7 +36,10 @@ from audit.report.figures import (
 from audit.scores import TUMOR_METRICS
 from audit.verdict import rules_text
 
-__all__ = ["ReportInput", "render_html", "summary_html", "write_outputs"]
+__all__ = ["GALLERIES", "ReportInput", "gallery_strip", "render_html", "summary_html", "write_outputs"]
+
+GALLERIES = ("Most anatomy-focused", "Most artifact-driven", "Misclassified")
+"""The report's galleries, in order; card k's image | map | overlay strip is figures/:func:`gallery_strip`."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,11 @@ def _any_area(per_image: pd.DataFrame, region: str) -> bool:
     return column in per_image and bool((per_image[column].fillna(0) > 0).any())
 
 
+def gallery_strip(title: str, k: int | str) -> str:
+    """File name (in figures/) of card ``k`` (from 1; ``"*"`` for a glob) of the gallery ``title``."""
+    return f"gallery-{_slug(title)}-{k}.png"
+
+
 def _gallery(per_image, order, images, ups, regions, colormap: str, title: str, note: str, figures: dict) -> dict:
     """One gallery's cards; each card's image | map | overlay strip also goes into ``figures``
     (``gallery-<title>-<k>.png``, written to figures/ for notebooks and other tools)."""
@@ -93,7 +101,7 @@ def _gallery(per_image, order, images, ups, regions, colormap: str, title: str, 
     for k, i in enumerate(order):
         row = per_image.loc[i]
         base, heat, overlay = panel_arrays(images[i], ups(i), regions[i], colormap)
-        figures[f"gallery-{_slug(title)}-{k + 1}.png"] = encode_image(np.hstack([base, heat, overlay]))
+        figures[gallery_strip(title, k + 1)] = encode_image(np.hstack([base, heat, overlay]))
         items.append(
             {
                 "id": row["id"],
@@ -186,11 +194,10 @@ def write_outputs(out: Path, cfg, results: dict, inputs: ReportInput) -> None:
         return _gallery(per_image, order, images, ups, regions, colormap, title, note, strips)
 
     galleries = [
-        gallery(on.sort_values(ascending=False).index[:n], "Most anatomy-focused",
-                "highest share of energy on brain + tumor"),
-        gallery(scored["energy_off_target"].sort_values(ascending=False).index[:n], "Most artifact-driven",
+        gallery(on.sort_values(ascending=False).index[:n], GALLERIES[0], "highest share of energy on brain + tumor"),
+        gallery(scored["energy_off_target"].sort_values(ascending=False).index[:n], GALLERIES[1],
                 "highest share of energy on skull band, background, padding and burned-in artifacts"),
-        gallery(per_image.index[~per_image["correct"]][:n], "Misclassified", "the first misclassified test images"),
+        gallery(per_image.index[~per_image["correct"]][:n], GALLERIES[2], "the first misclassified test images"),
     ]  # fmt: skip
 
     from audit.checks import available_checks
