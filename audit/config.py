@@ -169,6 +169,10 @@ class TrainConfig:
     """Early stopping does not stop before this epoch (a run may sit on its initial plateau a while)."""
     min_delta: float = 0.0
     """Smallest fall of the validation loss that counts as an improvement for early stopping."""
+    lr_patience: int = 0
+    """Multiply the learning rate by ``lr_factor`` after this many epochs without an improvement (0: never);
+    counted from ``min_epochs`` on, like early stopping."""
+    lr_factor: float = 0.5
     augment: bool = False
     """Light augmentation: random left-right flip and shifts of up to 5% (seeded)."""
     mixed_precision: bool = False

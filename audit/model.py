@@ -109,10 +109,15 @@ def train_model(
     augment: bool = False,
     min_epochs: int = 0,
     min_delta: float = 0.0,
+    lr_patience: int = 0,
+    lr_factor: float = 0.5,
 ) -> TrainResult:
     """Adam + sparse cross-entropy, balanced class weights, early stopping on val loss (best weights restored):
     training stops after ``patience`` epochs without an improvement of at least ``min_delta``, but not
-    before epoch ``min_epochs``.  A ``standardize`` layer, if the model has one, is first adapted to ``x_train``.
+    before epoch ``min_epochs``.  With ``lr_patience > 0`` the learning rate is multiplied by ``lr_factor``
+    after that many epochs without such an improvement (from epoch ``min_epochs`` on, like the stopping rule,
+    so the initial plateau is left at the full rate), and the run gets a finer step before it is stopped.
+    A ``standardize`` layer, if the model has one, is first adapted to ``x_train``.
 
     Determinism comes from ``keras.utils.set_random_seed`` and TF op determinism,
     both set once at the start of a run (:func:`audit.pipeline.run_pipeline`).
@@ -145,18 +150,36 @@ def train_model(
         monitor="val_loss", patience=patience, min_delta=min_delta, start_from_epoch=min_epochs,
         restore_best_weights=True,
     )  # fmt: skip
+    callbacks: list[keras.callbacks.Callback] = [stop]
+    if lr_patience > 0:
+        callbacks.insert(0, _ReduceLearningRate(min_epochs, patience=lr_patience, factor=lr_factor, min_delta=min_delta))
     fit = model.fit(
         train_ds,
         validation_data=val_ds,
         epochs=epochs,
         class_weight=class_weight,
-        callbacks=[stop],
+        callbacks=callbacks,
         shuffle=False,  # the tf.data pipeline shuffles, seeded
         verbose=1 if sys.stderr.isatty() else 2,
     )
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
     best_epoch = int(np.argmin(history["val_loss"])) + 1 if history.get("val_loss") else len(history["loss"])
     return TrainResult(model, history, best_epoch)
+
+
+class _ReduceLearningRate(keras.callbacks.ReduceLROnPlateau):
+    """Keras' ReduceLROnPlateau on val loss that, like EarlyStopping's ``start_from_epoch``, ignores the
+    epochs before ``start_from_epoch`` (0-based epochs below it): the initial plateau is not a stall."""
+
+    def __init__(self, start_from_epoch: int, **kwargs):
+        super().__init__(monitor="val_loss", verbose=0, **kwargs)
+        self.start_from_epoch = start_from_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch >= self.start_from_epoch:
+            super().on_epoch_end(epoch, logs)
+        elif logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
 def predict_proba(model: keras.Model, images, batch_size: int = 64) -> np.ndarray:

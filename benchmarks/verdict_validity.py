@@ -5,15 +5,17 @@ positive control (``experiments/shortcut_marker.toml``: a burned-in marker on ev
 for each seed, once with oneDNN's CPU kernels and once with Eigen's (``TF_ENABLE_ONEDNN_OPTS=0``:
 another summation order, as on another machine), each a whole audit in its own subprocess from an
 empty folder.  Targets: every clean run ``anatomy`` with test accuracy >= 0.95; every marker run
-``artifact``.  The seeds (21-25 by default) were never used while choosing thresholds or training
-settings.
+``artifact``.  The seeds (26-30 by default) were never used while choosing thresholds or training
+settings: 21-25 were the held-out draw of 0.8.0's training and showed its one miss (clean, seed 21,
+Eigen: 0.947), after which the learning-rate halving was added; so 21-25 no longer count as held out
+for the training, and the figures for the shipped training are those on 26-30.
 
 Runs are kept under ``reports/verdict_validity/runs/``; a rerun reuses every cached stage (a
 changed verdict rule re-renders the report in seconds; delete a folder to train it again); the
 table goes to ``reports/verdict_validity/validity.csv`` and
 ``.json``.  About 4 minutes a run on 2 cores: 20 runs take about 80 minutes.
 
-Run: ``.venv/bin/python benchmarks/verdict_validity.py [--seeds 21 22 23 24 25] [--kernels onednn eigen]
+Run: ``.venv/bin/python benchmarks/verdict_validity.py [--seeds 26 27 28 29 30] [--kernels onednn eigen]
 [--experiments clean shortcut_marker]``.
 """
 
@@ -31,6 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "reports" / "verdict_validity"
 EXPECTED = {"clean": "anatomy", "shortcut_marker": "artifact"}
 MIN_CLEAN_ACCURACY = 0.95
+
+
+def _halvings(rates: list[float]) -> int:
+    """How many times the learning rate fell during the run (0 without train.lr_patience)."""
+    return sum(b < a for a, b in zip(rates, rates[1:]))
 
 
 def run_one(experiment: str, seed: int, kernels: str) -> dict:
@@ -58,6 +65,7 @@ def run_one(experiment: str, seed: int, kernels: str) -> dict:
         "test_accuracy": r["model"]["test_accuracy"],
         "balanced_accuracy": r["model"]["balanced_accuracy"],
         "epochs_run": r["model"]["epochs_run"],
+        "lr_halvings": _halvings(r["model"]["history"].get("learning_rate", [])),
         "verdict": r["verdict"]["label"],
         "rule": r["verdict"]["rule"],
         "strength": r["verdict"]["strength"],
@@ -80,7 +88,7 @@ def run_one(experiment: str, seed: int, kernels: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[21, 22, 23, 24, 25])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[26, 27, 28, 29, 30])
     parser.add_argument("--kernels", nargs="+", default=["onednn", "eigen"], choices=["onednn", "eigen"])
     parser.add_argument("--experiments", nargs="+", default=list(EXPECTED), choices=list(EXPECTED))
     args = parser.parse_args()

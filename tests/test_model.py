@@ -176,3 +176,21 @@ def test_a_sequential_model_loaded_from_a_keras_file_is_explained_like_the_one_s
         b = compute_cams(loaded, x, method, show_progress=False)
         np.testing.assert_allclose(a.maps, b.maps, rtol=1e-5, atol=1e-7, err_msg=method)
         assert a.maps.any(), method
+
+
+def test_learning_rate_is_halved_after_a_stall_but_not_on_the_initial_plateau():
+    # Random labels: the validation loss stalls from the start.  With min_epochs = 3 the first three
+    # epochs (0-based 0-2) are not counted, epoch 3 sets the baseline, and from epoch 4 on every stalled
+    # epoch (lr_patience = 1) halves the rate; history records the rate each epoch ran with.
+    from audit.model import train_model
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 8, 8, 1)).astype(np.float32), rng.integers(0, 2, 32)
+    model = build_model("gap_cnn", (8, 8, 1), 2, width=2)
+    result = train_model(model, x[:24], y[:24], x[24:], y[24:], epochs=7, batch_size=8, learning_rate=0.01,
+                         patience=50, seed=0, min_epochs=3, min_delta=10.0, lr_patience=1, lr_factor=0.5)  # fmt: skip
+    np.testing.assert_allclose(result.history["learning_rate"], [0.01, 0.01, 0.01, 0.01, 0.01, 0.005, 0.0025])
+    off = train_model(build_model("gap_cnn", (8, 8, 1), 2, width=2), x[:24], y[:24], x[24:], y[24:], epochs=2,
+                      batch_size=8, learning_rate=0.01, patience=50, seed=0, lr_patience=0)  # fmt: skip
+    assert "learning_rate" not in off.history

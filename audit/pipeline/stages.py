@@ -107,6 +107,7 @@ def _fit(cfg: Config, ds: Dataset, y_train: np.ndarray, y_val: np.ndarray, seed:
         model, x_tr, y_train, x_va, y_val, epochs=cfg.train.epochs,
         batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate, patience=cfg.train.patience,
         seed=seed, augment=cfg.train.augment, min_epochs=cfg.train.min_epochs, min_delta=cfg.train.min_delta,
+        lr_patience=cfg.train.lr_patience, lr_factor=cfg.train.lr_factor,
     )  # fmt: skip
 
 
