@@ -152,7 +152,8 @@ def train_model(
     )  # fmt: skip
     callbacks: list[keras.callbacks.Callback] = [stop]
     if lr_patience > 0:
-        callbacks.insert(0, _ReduceLearningRate(min_epochs, patience=lr_patience, factor=lr_factor, min_delta=min_delta))
+        halve = _ReduceLearningRate(min_epochs, patience=lr_patience, factor=lr_factor, min_delta=min_delta)
+        callbacks.insert(0, halve)
     fit = model.fit(
         train_ds,
         validation_data=val_ds,

@@ -37,7 +37,7 @@ MIN_CLEAN_ACCURACY = 0.95
 
 def _halvings(rates: list[float]) -> int:
     """How many times the learning rate fell during the run (0 without train.lr_patience)."""
-    return sum(b < a for a, b in zip(rates, rates[1:]))
+    return sum(b < a for a, b in zip(rates, rates[1:], strict=False))
 
 
 def run_one(experiment: str, seed: int, kernels: str) -> dict:
