@@ -28,7 +28,8 @@ def square_heads(n: int = 8, size: int = 20) -> TrainingSet:
 
 def test_the_built_ins_are_registered():
     assert sorted(available_mitigations()) == [
-        "background_randomization", "corner_erasing", "intensity_augmentation", "site_rebalancing"]  # fmt: skip
+        "background_randomization", "background_swap", "corner_erasing", "geometry_augmentation",
+        "intensity_augmentation", "intensity_standardization", "site_rebalancing"]  # fmt: skip
     with pytest.raises(ValueError, match="unknown mitigation 'nope'; available: background_randomization"):
         apply_mitigation("nope", square_heads(), np.random.default_rng(0))
 
@@ -44,6 +45,68 @@ def test_background_randomization_never_touches_brain_pixels_and_erases_the_mark
     assert abs(corner[data.labels == 1].mean() - corner[data.labels == 0].mean()) < 0.1
     again = apply_mitigation("background_randomization", data, np.random.default_rng(0))
     np.testing.assert_array_equal(out.images, again.images)  # seeded
+
+
+@pytest.mark.parametrize("name", sorted(set(available_mitigations()) - {"site_rebalancing"}))
+def test_pixel_mitigations_are_seeded_and_blind_to_the_class(name):
+    # The same images with the labels flipped get the same pixels: nothing is drawn by class.
+    data = square_heads(n=10)
+    out = apply_mitigation(name, data, np.random.default_rng(5))
+    flipped = apply_mitigation(name, TrainingSet(data.images, 1 - data.labels, data.regions, data.meta),
+                               np.random.default_rng(5))  # fmt: skip
+    np.testing.assert_array_equal(out.images, flipped.images)
+    np.testing.assert_array_equal(out.images, apply_mitigation(name, data, np.random.default_rng(5)).images)
+    assert out.images.dtype == np.float32 and out.images.min() >= 0 and out.images.max() <= 1
+
+
+def test_background_swap_keeps_the_brain_and_takes_only_another_images_background():
+    data = square_heads(n=12)
+    for i in range(len(data.images)):  # each image's background carries its own index
+        off = ~np.isin(data.regions[i], [BRAIN, TUMOR])
+        data.images[i][off] = i / 100
+    out = apply_mitigation("background_swap", data, np.random.default_rng(0))
+    brain = np.isin(data.regions, [BRAIN, TUMOR])
+    np.testing.assert_array_equal(out.images[..., 0][brain], data.images[..., 0][brain])
+    for i in range(len(data.images)):
+        corner = out.images[i, 0, 0, 0]  # outside every image's brain: one donor's background value
+        assert corner != data.images[i, 0, 0, 0] and np.isclose(corner * 100, round(corner * 100))
+        assert (out.images[i][~brain[i]] <= 0.12).all()  # no donor brain (0.5) or tumor (0.9) carried over
+    corner = out.images[:, 0:3, 0:3, 0]  # the tumor images' marker moved to donors of both classes
+    assert (corner == 1.0).sum() < 9 * 6
+
+
+def test_geometry_augmentation_moves_image_and_regions_together_and_varies_size_and_shape():
+    data = square_heads(n=30, size=40)
+    centred = TrainingSet(np.roll(data.images, 10, axis=(1, 2)), data.labels, np.roll(data.regions, 10, axis=(1, 2)),
+                          data.meta)  # fmt: skip
+    out = apply_mitigation("geometry_augmentation", centred, np.random.default_rng(0))
+    brain = out.regions == BRAIN
+    assert np.median(out.images[..., 0][brain]) == pytest.approx(0.5, abs=1e-6)  # the warped labels follow the pixels
+    assert np.median(out.images[..., 0][out.regions == BACKGROUND]) == pytest.approx(0.05, abs=1e-6)
+    area = brain.sum(axis=(1, 2))
+    rows, cols = brain.any(axis=2).sum(axis=1), brain.any(axis=1).sum(axis=1)
+    assert area.std() / area.mean() > 0.1 and (rows / cols).std() > 0.05  # sizes and aspect ratios vary
+    from audit.mitigations.geometry import SCALE
+
+    assert SCALE[0] ** 2 * 100 * 0.8 < area.min() and area.max() < SCALE[1] ** 2 * 100 * 1.2
+
+
+def test_intensity_standardization_undoes_a_gain_and_offset():
+    from audit.mitigations.standardize import brain_landmarks
+
+    rng = np.random.default_rng(2)
+    data = square_heads(n=8, size=20)
+    data.images[:, 5:15, 5:15] = rng.uniform(0.3, 0.6, (8, 10, 10, 1))  # a textured brain
+    shifted = data.images.copy()
+    fg = shifted > 0.05
+    shifted[fg] = shifted[fg] * 1.3 + 0.06  # another scanner's gain and offset, off the background
+    both = TrainingSet(np.concatenate([data.images, shifted]), np.tile(data.labels, 2),
+                       np.concatenate([data.regions] * 2), pd.concat([data.meta] * 2, ignore_index=True))  # fmt: skip
+    out = apply_mitigation("intensity_standardization", both, np.random.default_rng(0))
+    head = both.regions[:8] != BACKGROUND
+    np.testing.assert_allclose(out.images[:8][head], out.images[8:][head], atol=1e-5)  # the shift is gone
+    assert abs(out.images[:8].mean() - data.images.mean()) < 0.05  # mapped onto the set's own median landmarks
+    assert brain_landmarks(data.images[0], np.zeros((20, 20), bool)) is None
 
 
 def test_corner_erasing_blanks_the_corners_but_not_the_brain():

@@ -1,0 +1,48 @@
+"""Intensity standardization: each training image is mapped by one affine intensity transform so
+that its brain tissue's 5th and 95th percentiles land on the training set's median 5th and 95th
+percentiles (a per-image robust z-score, Nyul-style landmarks reduced to two).  A scanner's gain
+and offset, or a site's windowing, then no longer differ between training images of either class,
+so the model cannot learn them; the tumor's own brightness, relative to the brain, stays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audit.mitigations.background import brain_mask
+from audit.mitigations.base import Mitigation, TrainingSet
+
+__all__ = ["IntensityStandardization", "brain_landmarks"]
+
+LANDMARKS = (5.0, 95.0)
+
+
+def brain_landmarks(image: np.ndarray, brain: np.ndarray) -> tuple[float, float] | None:
+    """The brain tissue's (5th, 95th) intensity percentiles over channels, or None without brain
+    pixels or without contrast."""
+    values = np.asarray(image)[brain].ravel()
+    if values.size == 0:
+        return None
+    lo, hi = np.percentile(values, LANDMARKS)
+    return (float(lo), float(hi)) if hi - lo > 1e-6 else None
+
+
+class IntensityStandardization(Mitigation):
+    name = "intensity_standardization"
+    title = "Intensity standardization"
+    targets = "acquisition shortcuts in brightness: intensity windowing, scanner gain and offset, sites' contrast"
+
+    def apply(self, data: TrainingSet, rng: np.random.Generator) -> TrainingSet:
+        brain = brain_mask(data.regions)
+        images = np.array(data.images, np.float32)
+        marks = [brain_landmarks(images[i], brain[i]) for i in range(len(images))]
+        found = np.array([m for m in marks if m is not None])
+        if not len(found):
+            return TrainingSet(images, data.labels, data.regions, data.meta)
+        target_lo, target_hi = np.median(found, axis=0)
+        for i, m in enumerate(marks):
+            if m is None:
+                continue  # no brain tissue (or a flat one): nothing to anchor the map on
+            scale = (target_hi - target_lo) / (m[1] - m[0])
+            background = images[i] <= images[i].min()
+            images[i] = np.where(background, images[i], (images[i] - m[0]) * scale + target_lo)
+        return TrainingSet(images, data.labels, data.regions, data.meta)
