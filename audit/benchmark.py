@@ -44,12 +44,14 @@ import numpy as np
 import pandas as pd
 
 from audit.config import BenchmarkConfig, Config
+from audit.cores import available_cores
 from audit.io import write_text_atomic
 from audit.progress import say
 from audit.sourcecode import function_digest
 
 __all__ = [
     "SITE", "Cell", "cell_config", "cells_of", "detection_table", "measure_reliance", "quick_config", "run_benchmark",
+    "run_cell", "seed_agreement",
 ]  # fmt: skip
 
 SITE = "site"
@@ -102,6 +104,16 @@ def validate(cfg: Config) -> None:
     check_names(b.methods, "benchmark.methods")
     if not 0 < b.strong_drop <= 1 or b.bootstrap < 100:
         raise ValueError("benchmark.strong_drop must lie in (0, 1] and benchmark.bootstrap be at least 100")
+    if len(set(b.seeds)) != len(b.seeds):
+        raise ValueError(f"benchmark.seeds has repeats: {list(b.seeds)}")
+    from audit.executors import EXECUTORS, import_ray
+
+    if b.executor not in EXECUTORS:
+        raise ValueError(f"benchmark.executor: unknown {b.executor!r}; available: {', '.join(EXECUTORS)}")
+    if b.workers < 0:
+        raise ValueError(f"benchmark.workers must be 0 (one per core) or more, got {b.workers}")
+    if b.executor == "ray":
+        import_ray()
 
 
 MIN_LEARNT = 0.8
@@ -111,22 +123,27 @@ MIN_LEARNT = 0.8
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """One cell of the matrix: a head, a skull mode, a planted shortcut and its tie strength."""
+    """One cell of the matrix: a head, a skull mode, a planted shortcut and its tie strength, and the
+    training seed when ``benchmark.seeds`` sets one (None: ``experiment.seed``)."""
 
     anatomy: str
     skull: str
     artifact: str
     p: float
+    seed: int | None = None
 
     @property
     def name(self) -> str:
-        """Folder and display name, e.g. ``colin27-stripped-marker-p1``."""
-        return f"{self.anatomy}-{self.skull}-{self.artifact}-p{self.p:g}"
+        """Folder and display name, e.g. ``colin27-stripped-marker-p1`` (``...-p1-s3`` with seed 3)."""
+        seed = "" if self.seed is None else f"-s{self.seed}"
+        return f"{self.anatomy}-{self.skull}-{self.artifact}-p{self.p:g}{seed}"
 
 
 def cells_of(b: BenchmarkConfig) -> list[Cell]:
-    """The matrix in run order: anatomy, then skull mode, then shortcut, then strength."""
-    return [Cell(a, s, art, p) for a in b.anatomies for s in b.skulls for art in b.artifacts for p in b.strengths]
+    """The matrix in run order: anatomy, then skull mode, then shortcut, then strength, then seed."""
+    seeds = b.seeds or (None,)
+    return [Cell(a, s, art, p, seed) for a in b.anatomies for s in b.skulls for art in b.artifacts
+            for p in b.strengths for seed in seeds]  # fmt: skip
 
 
 def cell_config(cfg: Config, cell: Cell, method: str) -> Config:
@@ -139,9 +156,10 @@ def cell_config(cfg: Config, cell: Cell, method: str) -> Config:
         data = r(cfg.data, artifacts={}, synthetic=r(syn, n_sites=2, site_p=float(cell.p)))
     else:
         data = r(cfg.data, artifacts={cell.artifact: float(cell.p)}, synthetic=r(syn, n_sites=0))
+    seed = cfg.experiment.seed if cell.seed is None else cell.seed
     return r(
         cfg,
-        experiment=r(cfg.experiment, name=f"{cfg.experiment.name}-{cell.name}"),
+        experiment=r(cfg.experiment, name=f"{cfg.experiment.name}-{cell.name}", seed=seed),
         data=data,
         cam=r(cfg.cam, method=method, panel=(method,)),  # the verdict of this one method
         benchmark=BenchmarkConfig(),
@@ -227,14 +245,16 @@ def _spearman(x: pd.Series, y: pd.Series) -> float:
 
 
 def detection_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per head (anatomy, skull mode, when the rows have them), method and signal: sensitivity
+    """Per head (anatomy, skull mode, when the rows have them), training seed (when ``benchmark.seeds``
+    set them), method and signal: sensitivity
     (flagged | relies), on strong reliance, specificity
     (not flagged | does not rely), with counts, over the cells whose model learnt the task
     (``learnt``; the others are listed apart); NaN where a group is empty.  The verdict's rows
     add ``anatomy_at_p0``: the share of p = 0 models (nothing to rely on) called ``anatomy``."""
     table = []
     rows = rows[rows["learnt"].astype(bool)] if "learnt" in rows else rows
-    keys = [k for k in ("anatomy", "skull") if k in rows] + ["method"]
+    per_seed = "seed" in rows and len(rows) and rows["seed"].notna().all()
+    keys = [k for k in ("anatomy", "skull") if k in rows] + (["seed"] if per_seed else []) + ["method"]
     for group, sub in rows.groupby(keys, sort=False):
         head = dict(zip(keys, group if isinstance(group, tuple) else (group,), strict=True))
         p0 = sub[sub["p"] == 0] if "p" in sub else sub.iloc[:0]
@@ -253,7 +273,27 @@ def detection_table(rows: pd.DataFrame) -> pd.DataFrame:
                 "specificity": share(~flag[~reliant]), "n_not_reliant": int((~reliant).sum()),
                 "anatomy_at_p0": anatomy_p0 if name.startswith("verdict") else math.nan, "n_p0": int(len(p0)),
             })  # fmt: skip
-    return pd.DataFrame(table)
+    columns = [*keys, "signal", "sensitivity", "n_reliant", "sensitivity_strong", "n_strong", "specificity",
+               "n_not_reliant", "anatomy_at_p0", "n_p0"]  # fmt: skip
+    return pd.DataFrame(table, columns=columns)  # the columns even when no cell learnt
+
+
+def seed_agreement(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per method: of the cells trained with several seeds (same head, shortcut and strength), the
+    share whose verdict is the same for every seed, over all cells and over those whose every seed's
+    model learnt the task."""
+    out = []
+    keys = ["anatomy", "skull", "artifact", "p"]
+    for method, sub in rows.groupby("method", sort=False):
+        groups = [g for _, g in sub.groupby(keys, sort=False) if g["seed"].nunique() > 1]
+        agree = [g["verdict"].nunique() == 1 for g in groups]
+        learnt = [a for a, g in zip(agree, groups, strict=True) if g["learnt"].all()]
+        out.append({
+            "method": method, "n_cells": len(groups), "agree": float(np.mean(agree)) if agree else math.nan,
+            "n_learnt_cells": len(learnt), "agree_learnt": float(np.mean(learnt)) if learnt else math.nan,
+            "n_seeds": int(sub["seed"].nunique()),
+        })  # fmt: skip
+    return pd.DataFrame(out)
 
 
 def correlations(rows: pd.DataFrame) -> pd.DataFrame:
@@ -315,34 +355,69 @@ def _example(cfg: Config, method_dir: Path, cache: Path, n: int = 2) -> list[str
     return uris
 
 
-def run_benchmark(cfg: Config, out: Path) -> dict:
-    """Run (or resume) the benchmark matrix into ``out``; returns the benchmark.json content."""
+def run_cell(cfg: Config, out: Path, cell: Cell) -> dict:
+    """Audit one cell with every method of ``cfg.benchmark`` into ``out/cells/<name>/`` and measure its
+    reliance: its rows of the cells table, example maps and seconds.  Everything it makes is cached
+    under the cell's folder, so it may run in any process that sees ``out``."""
     from audit.pipeline import run_pipeline
+
+    b = cfg.benchmark
+    cell_dir, t0 = Path(out) / "cells" / cell.name, time.perf_counter()
+    cache = cell_dir / "cache"
+    rows = []
+    for method in b.methods:
+        result = run_pipeline(cell_config(cfg, cell, method), cell_dir / method, cache=cache)
+        rows.append({"cell": cell.name, **dataclasses.asdict(cell), "method": method, **_outcome(result.results),
+                     "report": f"cells/{cell.name}/{method}/report.html"})  # fmt: skip
+    reliance = _cell_reliance(cfg, cell, cell_dir, cache)
+    for row in rows:
+        row.update(reliance)
+    examples = _example(cell_config(cfg, cell, b.methods[0]), cell_dir / b.methods[0], cache)
+    return {"rows": rows, "examples": examples, "seconds": time.perf_counter() - t0}
+
+
+def run_benchmark(cfg: Config, out: Path) -> dict:
+    """Run (or resume) the benchmark matrix into ``out`` on ``benchmark.executor``; returns the
+    benchmark.json content.  A cell that fails is listed with its error and left out of the tables."""
+    from functools import partial
+
+    from audit.executors import run_all
 
     validate(cfg)
     b = cfg.benchmark
-    out = Path(out)
+    out = Path(out).resolve()  # workers may start elsewhere
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    rows, examples, seconds = [], {}, {}
     cells = cells_of(b)
-    for k, cell in enumerate(cells, 1):
-        name = cell.name
-        cell_dir, t0 = out / "cells" / name, time.perf_counter()
-        cache = cell_dir / "cache"
-        say(f"[benchmark] cell {k}/{len(cells)}: {name}")
-        for method in b.methods:
-            result = run_pipeline(cell_config(cfg, cell, method), cell_dir / method, cache=cache)
-            rows.append({"cell": name, **dataclasses.asdict(cell), "method": method, **_outcome(result.results),
-                         "report": f"cells/{name}/{method}/report.html"})  # fmt: skip
-        reliance = _cell_reliance(cfg, cell, cell_dir, cache)
-        for row in rows[-len(b.methods) :]:
-            row.update(reliance)
-        examples[name] = _example(cell_config(cfg, cell, b.methods[0]), cell_dir / b.methods[0], cache)
-        seconds[name] = time.perf_counter() - t0
-        say(f"[benchmark] {name}: drop {reliance['drop']:+.3f} [{reliance['drop_ci_low']:+.3f}, "
-            f"{reliance['drop_ci_high']:+.3f}]; verdicts {', '.join(r['verdict'] for r in rows[-len(b.methods):])}; "
-            f"{seconds[name]:.0f} s")  # fmt: skip
+    where = "here" if b.executor == "local" else f"on Ray ({b.address or f'{b.workers or available_cores()} workers'})"
+    say(f"[benchmark] {len(cells)} cells x {len(b.methods)} methods, {where}")
+
+    def done(k: int, outcome) -> None:
+        name = cells[k].name
+        if outcome.error:
+            say(f"[benchmark] {name}: FAILED: {outcome.error}")
+            return
+        v = outcome.value
+        r = v["rows"][0]
+        say(f"[benchmark] {name}: drop {r['drop']:+.3f} [{r['drop_ci_low']:+.3f}, {r['drop_ci_high']:+.3f}]; "
+            f"verdicts {', '.join(row['verdict'] for row in v['rows'])}; {v['seconds']:.0f} s")  # fmt: skip
+
+    outcomes = run_all(partial(run_cell, cfg, out), cells, executor=b.executor, workers=b.workers, address=b.address,
+                       on_done=done)  # fmt: skip
+    rows, examples, seconds, failed = [], {}, {}, {}
+    for cell, outcome in zip(cells, outcomes, strict=True):
+        if outcome.error:
+            failed[cell.name] = outcome.error
+            cell_dir = out / "cells" / cell.name
+            if cell_dir.is_dir():
+                write_text_atomic(cell_dir / "error.txt", outcome.traceback or outcome.error)
+            continue
+        rows.extend(outcome.value["rows"])
+        examples[cell.name] = outcome.value["examples"]
+        seconds[cell.name] = outcome.value["seconds"]
+    if not rows:
+        first = next(iter(failed.items()))
+        raise ValueError(f"benchmark: all {len(cells)} cells failed; {first[0]}: {first[1]}")
 
     frame = pd.DataFrame(rows)
     detection = detection_table(frame)
@@ -357,6 +432,8 @@ def run_benchmark(cfg: Config, out: Path) -> dict:
     }
     untrained = frame[~frame["learnt"]]
     summary["untrained_cells"] = sorted(set(untrained["cell"]))
+    summary["failed_cells"] = failed
+    summary["seed_agreement"] = seed_agreement(frame).to_dict("records") if b.seeds else []
     learnt_p0 = frame[(frame["p"] == 0) & frame["learnt"]]
     summary["anatomy_at_p0"] = {
         m: float((g["verdict"] == "anatomy").mean()) for m, g in learnt_p0.groupby("method", sort=False)
@@ -376,7 +453,10 @@ def run_benchmark(cfg: Config, out: Path) -> dict:
         for (a, s), g in frame.groupby(["anatomy", "skull"], sort=False)
     }
     summary["done"] = (
-        summary["strong_flagged_by_default_method"] and summary["artifact_verdicts_at_p0"] == 0 and not len(untrained)
+        summary["strong_flagged_by_default_method"]
+        and summary["artifact_verdicts_at_p0"] == 0
+        and not len(untrained)
+        and not failed
     )
     report = {
         "schema_version": 1,
@@ -393,6 +473,7 @@ def run_benchmark(cfg: Config, out: Path) -> dict:
         "correlations": json.loads(rho.to_json(orient="records")),
         "cell_seconds": seconds,
         "seconds": time.perf_counter() - t_start,
+        "executor": {"name": b.executor, "workers": b.workers, "address": b.address},
     }
     write_text_atomic(out / "benchmark_cells.csv", frame.to_csv(index=False))
     write_text_atomic(out / "benchmark_detection.csv", detection.to_csv(index=False))
@@ -410,11 +491,17 @@ def _write_html(out: Path, report: dict, frame: pd.DataFrame, detection, rho, ex
     b = report["config"]
     matrix = []
     several = len(b["anatomies"]) * len(b["skulls"]) > 1
-    for head, artifact in [((a, s), art) for a in b["anatomies"] for s in b["skulls"] for art in b["artifacts"]]:
+    seeds = b["seeds"] or [None]
+    rows_of = [((a, s), art, seed) for a in b["anatomies"] for s in b["skulls"] for art in b["artifacts"]
+               for seed in seeds]  # fmt: skip
+    for head, artifact, seed in rows_of:
         cells = []
         for p in b["strengths"]:
-            cell = Cell(*head, artifact, p)
+            cell = Cell(*head, artifact, p, seed)
             sub = frame[frame["cell"] == cell.name]
+            if not len(sub):
+                cells.append({"p": p, "failed": report["summary"]["failed_cells"].get(cell.name, "not run")})
+                continue
             first = sub.iloc[0]
             cells.append({
                 "p": p, "drop": first["drop"], "low": first["drop_ci_low"], "high": first["drop_ci_high"],
@@ -423,15 +510,22 @@ def _write_html(out: Path, report: dict, frame: pd.DataFrame, detection, rho, ex
                 "verdicts": list(zip(sub["method"].map(title), sub["verdict"], sub["report"], strict=True)),
                 "examples": examples.get(cell.name, []),
             })  # fmt: skip
-        matrix.append({"artifact": f"{artifact} ({head[0]}, skull {head[1]})" if several else artifact, "cells": cells})
+        label = f"{artifact} ({head[0]}, skull {head[1]})" if several else artifact
+        matrix.append({"artifact": label + ("" if seed is None else f", seed {seed}"), "cells": cells})
     html = render_html(
         {
             "b": report,
             "matrix": matrix,
             "detection": detection.assign(
                 method=[
-                    f"{title(m)} ({a}, skull {s})" if several else title(m)
-                    for m, a, s in zip(detection["method"], detection["anatomy"], detection["skull"], strict=True)
+                    (f"{title(m)} ({a}, skull {s})" if several else title(m)) + ("" if sd is None else f", seed {sd:g}")
+                    for m, a, s, sd in zip(
+                        detection["method"],
+                        detection["anatomy"],
+                        detection["skull"],
+                        detection["seed"] if "seed" in detection else [None] * len(detection),
+                        strict=True,
+                    )
                 ]
             ).to_dict("records"),  # fmt: skip
             "rho": rho.assign(method=rho["method"].map(title)).to_dict("records"),

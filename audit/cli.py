@@ -10,6 +10,7 @@ mistake), one line unless ``--debug`` prints the traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -74,6 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
         "(marker and site at p = 0 and 1, two methods, 300 phantoms of 64 px), into reports/<name>-quick/",
     )
     p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="benchmark mode: run the cells here one after another (local), or each as a Ray task (ray; "
+        "pip install 'brain-audit[ray]') ([benchmark] executor)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="benchmark mode with --executor ray: worker processes of the local Ray cluster, each held to its "
+        "share of the cores (default: one per core) ([benchmark] workers)",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="benchmark mode with --executor ray: run on this existing Ray cluster (e.g. auto, host:6379, "
+        "ray://host:10001) ([benchmark] address); --out must be a folder every worker sees",
+    )
+    p.add_argument(
         "--mitigate",
         metavar="NAME",
         action="append",
@@ -99,12 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from audit.config import ConfigError, load_config
 
+        given = {"executor": args.executor, "workers": args.workers, "address": args.address}
+        scale = [f"benchmark.{k}={json.dumps(v)}" for k, v in given.items() if v is not None]
         try:
-            cfg = load_config(args.experiment, [*args.overrides, *(["report.pdf=true"] if args.pdf else [])])
+            cfg = load_config(args.experiment, [*args.overrides, *(["report.pdf=true"] if args.pdf else []), *scale])
         except ConfigError as exc:
             return _user_error(str(exc), args.debug)
         if cfg.benchmark.artifacts or args.quick:
             return _benchmark(cfg, args)
+        if scale:
+            return _user_error("--executor, --workers and --address apply to a benchmark, not to an audit", args.debug)
         out = args.out or Path("reports") / cfg.experiment.name
         from audit.pipeline import run_pipeline
 

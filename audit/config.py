@@ -309,6 +309,18 @@ class BenchmarkConfig:
     """Accuracy drop (tied minus swapped test set) from which reliance counts as strong."""
     bootstrap: int = 1000
     """Paired bootstrap resamples for the accuracy drop's 95% interval."""
+    seeds: tuple[int, ...] = ()
+    """Seeds each cell is trained with (empty: ``experiment.seed`` alone); with several, the detection
+    table is reported per seed and for the share of cells whose verdict agrees across seeds."""
+    executor: str = "local"
+    """Where cells run: "local" (one after another in this process) or "ray" (each cell a Ray task;
+    the ``ray`` extra, ``pip install 'brain-audit[ray]'``)."""
+    workers: int = 0
+    """Ray: worker processes of the local cluster started for the run, each held to its share of the
+    cores (0: one per core); ignored with ``address``, whose cluster has its own."""
+    address: str = ""
+    """Ray: an existing cluster to run on (``ray://host:10001``, ``host:6379`` or ``auto``); empty: start
+    a local one.  The output folder must be a path every worker sees (the cells' only shared state)."""
 
 
 @dataclass(frozen=True)

@@ -215,3 +215,106 @@ def test_render_images_gives_the_same_images_as_the_whole_set():
         whole = _phantoms(swap, artifacts={"zoom": 1.0})
         some = np.array([3, 0, 17, 22])
         assert np.array_equal(render_images(cfg, np.random.default_rng(3), some, swap_ties=swap), whole.images[some])
+
+
+def _mini(**benchmark) -> Config:
+    """The quick matrix cut to the marker, one method and 240 phantoms trained 2 epochs: plumbing, not detection."""
+    cfg = quick_config(load_config(ROOT / "experiments" / "benchmark.toml"))
+    r = dataclasses.replace
+    return r(
+        cfg,
+        data=r(cfg.data, synthetic=r(cfg.data.synthetic, n_images=240)),
+        train=r(cfg.train, epochs=2, min_epochs=0),
+        checks=r(cfg.checks, run=("artifact_reliance",)),
+        benchmark=r(cfg.benchmark, artifacts=("marker",), methods=("hirescam",), **benchmark),
+    )
+
+
+def test_seeds_are_a_dimension_of_the_matrix_with_per_seed_detection_and_agreement():
+    from audit.benchmark import seed_agreement
+
+    b = BenchmarkConfig(artifacts=("marker",), strengths=(0.0, 1.0), anatomies=("mni152",), seeds=(3, 4))
+    cells = cells_of(b)
+    assert [c.name for c in cells] == ["mni152-present-marker-p0-s3", "mni152-present-marker-p0-s4",
+                                       "mni152-present-marker-p1-s3", "mni152-present-marker-p1-s4"]  # fmt: skip
+    cfg = load_config(ROOT / "experiments" / "benchmark.toml")
+    assert cell_config(cfg, cells[1], "gradcam").experiment.seed == 4
+    assert cell_config(cfg, Cell("mni152", "present", "marker", 1.0), "gradcam").experiment.seed == cfg.experiment.seed
+    assert Cell("mni152", "present", "marker", 1.0).name == "mni152-present-marker-p1"  # no seeds: names as before
+    rows = pd.DataFrame({
+        "anatomy": ["mni152"] * 4, "skull": ["present"] * 4, "artifact": ["marker"] * 4, "method": ["hirescam"] * 4,
+        "p": [0.0, 0.0, 1.0, 1.0], "seed": [3, 4, 3, 4], "learnt": [True, True, True, False],
+        "reliant": [False, False, True, True], "strong": [False, False, True, True],
+        "verdict": ["anatomy", "anatomy", "artifact", "mixed"],
+    })  # fmt: skip
+    table = detection_table(rows)
+    art = table[table["signal"] == "verdict is artifact"].set_index("seed")
+    assert art.loc[3, "sensitivity"] == 1.0 and math.isnan(art.loc[4, "sensitivity"])  # seed 4's p = 1 did not learn
+    agree = seed_agreement(rows).iloc[0]
+    assert (agree["n_cells"], agree["agree"], agree["n_learnt_cells"], agree["agree_learnt"]) == (2, 0.5, 1, 1.0)
+    with pytest.raises(ValueError, match="benchmark.seeds has repeats"):
+        validate(dataclasses.replace(cfg, benchmark=dataclasses.replace(cfg.benchmark, seeds=(1, 1))))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [({"executor": "dask"}, "benchmark.executor: unknown 'dask'"), ({"workers": -1}, "benchmark.workers must be")],
+)
+def test_validate_rejects_an_unknown_executor(change, message):
+    cfg = load_config(ROOT / "experiments" / "benchmark.toml")
+    with pytest.raises(ValueError, match=message):
+        validate(dataclasses.replace(cfg, benchmark=dataclasses.replace(cfg.benchmark, **change)))
+
+
+def test_executor_flags_apply_to_a_benchmark_only(capsys):
+    from audit import cli
+
+    assert cli.main(["experiments/quick.toml", "--executor", "ray"]) == 2
+    assert "--executor, --workers and --address apply to a benchmark" in capsys.readouterr().err
+
+
+def test_the_matrix_on_a_2_worker_ray_cluster_equals_local_and_a_failing_cell_is_isolated(tmp_path):
+    pytest.importorskip("ray")  # the [ray] extra; `make test` installs it
+    from audit.benchmark import run_benchmark
+
+    local = run_benchmark(_mini(), tmp_path / "local")
+    cfg = _mini(executor="ray", workers=2, strengths=(0.0, 0.5, 1.0))
+    blocked = tmp_path / "ray" / "cells" / "mni152-present-marker-p0.5"
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("a file where the cell's folder goes: this cell cannot run")
+    on_ray = run_benchmark(cfg, tmp_path / "ray")
+    assert list(on_ray["summary"]["failed_cells"]) == ["mni152-present-marker-p0.5"]
+    assert on_ray["summary"]["failed_cells"]["mni152-present-marker-p0.5"].startswith(("FileExistsError", "NotADir"))
+    drop = ["report"]
+    a = pd.DataFrame(local["cells"]).drop(columns=drop).set_index("cell").sort_index()
+    b = pd.DataFrame(on_ray["cells"]).drop(columns=drop).set_index("cell").sort_index()
+    pd.testing.assert_frame_equal(a, b)  # the same verdicts, drops, accuracies and attention, to the last bit
+    assert "failed</strong>" in (tmp_path / "ray" / "benchmark.html").read_text()
+    assert not on_ray["summary"]["done"]
+
+
+def test_a_killed_benchmark_resumes_from_the_cells_it_finished(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "bench"
+    sets = ["data.synthetic.n_images=240", "train.epochs=2", "train.min_epochs=0", 'checks.run=["artifact_reliance"]',
+            "scores.bootstrap=100", 'benchmark.artifacts=["marker"]', 'benchmark.methods=["hirescam"]',
+            "benchmark.strengths=[0.0, 1.0]", 'benchmark.anatomies=["mni152"]', 'benchmark.skulls=["present"]',
+            "benchmark.bootstrap=200"]  # fmt: skip
+    cmd = [sys.executable, str(ROOT / "run_audit.py"), str(ROOT / "experiments" / "benchmark.toml"),
+           "--out", str(out), *[a for s in sets for a in ("--set", s)]]  # fmt: skip
+    first = out / "cells" / "mni152-present-marker-p0" / "reliance.json"
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while not first.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert first.is_file(), "the first cell never finished"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "benchmark.json").exists()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((out / "cells" / "mni152-present-marker-p0" / "hirescam" / "results.json").read_text())
+    assert results["stage_status"]["train"] == "cached" and results["stage_status"]["cam"] == "cached"
+    assert len(json.loads((out / "benchmark.json").read_text())["cells"]) == 2

@@ -20,7 +20,6 @@ import argparse
 import json
 import math
 import multiprocessing
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from audit.config import DataConfig
+from audit.cores import available_cores
 from audit.data.anatomy import PLANE_AXIS, Anatomy, load_anatomy, plane_coords, plane_position
 from audit.data.artifacts import ARTIFACTS, assign_presence
 from audit.data.artifacts import marker as marker_artifact
@@ -351,7 +351,7 @@ def generate_dataset(
     plan = _make_plan(cfg, rng, swap_ties)
     n = cfg.synthetic.n_images
 
-    workers = workers or ((os.cpu_count() or 1) if n >= 256 else 1)
+    workers = workers or (available_cores() if n >= 256 else 1)
     chunk = max(16, n // (8 * workers))
     chunks = [range(s, min(s + chunk, n)) for s in range(0, n, chunk)]
 
@@ -396,7 +396,7 @@ def render_images(
     plan = _make_plan(cfg, rng, swap_ties)
     indices = [int(i) for i in indices]
     chunks = [indices[s : s + 16] for s in range(0, len(indices), 16)]
-    results = _render(plan, chunks, os.cpu_count() or 1)
+    results = _render(plan, chunks, available_cores())
     return np.stack([r[0] for r in results])[..., None]
 
 
