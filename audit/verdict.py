@@ -312,6 +312,9 @@ def _strength(label, rule, behaviour, attention, local, dataset, trust) -> str:
             parts.append(f"the maps are {a['label']}: the counterfactual alone")
         if trust["status"] == "doubtful":
             parts.append("explanation trust doubtful")
+        if dataset["status"] == "risk":
+            # The checks measure the shortcuts they can emulate; one they cannot (docs/limits.md) stays possible.
+            parts.append("but the data offers a shortcut, which the checks did not see the model use")
         return "anatomy: " + ", ".join(parts)
     reasons = []
     if a["label"] == "artifact" and behaviour["status"] == "pass":

@@ -118,6 +118,17 @@ def test_a_data_shortcut_with_a_warning_counterfactual_is_artifact():
     assert verdict(five(summary(0.5, 0.4)), probe_warns)["label"] == "mixed"  # a possible risk is not enough
 
 
+def test_an_anatomy_verdict_on_data_with_a_shortcut_says_so():
+    # Retrained with geometry augmentation, a zoom model passed every counterfactual and got `anatomy` while
+    # still relying on the zoom (docs/mitigations.md): the strength must carry the data's risk.
+    checks = [*behaviour("pass"), check("shortcut_probe", "fail", "dataset")]
+    v = verdict(five(summary(0.9, 0.0)), checks)
+    assert v["label"] == "anatomy" and v["strength"].endswith(
+        "but the data offers a shortcut, which the checks did not see the model use"
+    )
+    assert "data offers" not in verdict(five(summary(0.9, 0.0)), behaviour("pass"))["strength"]
+
+
 def test_a_data_shortcut_with_off_target_maps_and_no_counterfactual_is_artifact():
     checks = [check("shortcut_probe", "fail", "dataset")]
     v = verdict(five(summary(0.2, 0.9)), checks)
