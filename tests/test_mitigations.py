@@ -109,6 +109,22 @@ def test_intensity_standardization_undoes_a_gain_and_offset():
     assert brain_landmarks(data.images[0], np.zeros((20, 20), bool)) is None
 
 
+def test_intensity_standardization_reads_its_landmarks_without_the_tumor():
+    # A tumor image and a healthy one with the same brain: a bright tumor must not darken its image's brain
+    # (landmarks over the tumor would, and the model would learn "darker brain means tumor").
+    rng = np.random.default_rng(4)
+    data = square_heads(n=2, size=20)
+    brain = rng.uniform(0.3, 0.6, (10, 10, 1))
+    data.images[:, 5:15, 5:15] = brain
+    data.images[:, 6:14, 6:14] = 1.0  # a large, bright tumor on the odd (tumor) image; on the healthy one
+    data.regions[1, 6:14, 6:14] = TUMOR  # the same pixels are outside the brain, so both read the same ring
+    data.regions[0, 6:14, 6:14] = REGIONS.index("skull_band")
+    out = apply_mitigation("intensity_standardization", data, np.random.default_rng(0))
+    ring = np.zeros((20, 20), bool)
+    ring[5:15, 5:15], ring[6:14, 6:14] = True, False
+    np.testing.assert_allclose(out.images[0][ring], out.images[1][ring], atol=1e-6)
+
+
 def test_corner_erasing_blanks_the_corners_but_not_the_brain():
     from audit.mitigations.corners import corner_mask
 
