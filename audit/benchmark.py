@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from audit.config import BenchmarkConfig, Config
-from audit.cores import available_cores
+from audit.cores import available_cores, threads_in_use
 from audit.io import write_text_atomic
 from audit.progress import say
 from audit.sourcecode import function_digest
@@ -110,8 +110,9 @@ def validate(cfg: Config) -> None:
 
     if b.executor not in EXECUTORS:
         raise ValueError(f"benchmark.executor: unknown {b.executor!r}; available: {', '.join(EXECUTORS)}")
-    if b.workers < 0:
-        raise ValueError(f"benchmark.workers must be 0 (one per core) or more, got {b.workers}")
+    if b.workers < 0 or b.threads < 0:
+        raise ValueError(f"benchmark.workers and benchmark.threads must be 0 (automatic) or more, got {b.workers}, "
+                         f"{b.threads}")  # fmt: skip
     if b.executor == "ray":
         import_ray()
 
@@ -373,6 +374,9 @@ def run_cell(cfg: Config, out: Path, cell: Cell) -> dict:
     for row in rows:
         row.update(reliance)
     examples = _example(cell_config(cfg, cell, b.methods[0]), cell_dir / b.methods[0], cache)
+    threads = threads_in_use()  # the cell's numbers depend on it (benchmark.threads)
+    for row in rows:
+        row["threads"] = threads
     return {"rows": rows, "examples": examples, "seconds": time.perf_counter() - t0}
 
 
@@ -403,7 +407,7 @@ def run_benchmark(cfg: Config, out: Path) -> dict:
             f"verdicts {', '.join(row['verdict'] for row in v['rows'])}; {v['seconds']:.0f} s")  # fmt: skip
 
     outcomes = run_all(partial(run_cell, cfg, out), cells, executor=b.executor, workers=b.workers, address=b.address,
-                       on_done=done)  # fmt: skip
+                       threads=b.threads, on_done=done)  # fmt: skip
     rows, examples, seconds, failed = [], {}, {}, {}
     for cell, outcome in zip(cells, outcomes, strict=True):
         if outcome.error:
@@ -473,7 +477,7 @@ def run_benchmark(cfg: Config, out: Path) -> dict:
         "correlations": json.loads(rho.to_json(orient="records")),
         "cell_seconds": seconds,
         "seconds": time.perf_counter() - t_start,
-        "executor": {"name": b.executor, "workers": b.workers, "address": b.address},
+        "executor": {"name": b.executor, "workers": b.workers, "address": b.address, "threads": b.threads},
     }
     write_text_atomic(out / "benchmark_cells.csv", frame.to_csv(index=False))
     write_text_atomic(out / "benchmark_detection.csv", detection.to_csv(index=False))

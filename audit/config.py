@@ -315,6 +315,10 @@ class BenchmarkConfig:
     executor: str = "local"
     """Where cells run: "local" (one after another in this process) or "ray" (each cell a Ray task;
     the ``ray`` extra, ``pip install 'brain-audit[ray]'``)."""
+    threads: int = 0
+    """TensorFlow threads per cell (0: its worker's share of the cores; all of them with "local").  A
+    cell's numbers depend on it (another summation order), so runs compare bit for bit only at the same
+    value: set it (e.g. 1) to compare executors or worker counts."""
     workers: int = 0
     """Ray: worker processes of the local cluster started for the run, each held to its share of the
     cores (0: one per core); ignored with ``address``, whose cluster has its own."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from audit.cores import available_cores, thread_env
+from audit.cores import available_cores, hold_threads, thread_env
 
 __all__ = ["EXECUTORS", "Outcome", "import_ray", "run_all"]
 
@@ -45,20 +45,24 @@ def run_all(
     executor: str = "local",
     workers: int = 0,
     address: str = "",
+    threads: int = 0,
     on_done: Callable[[int, Outcome], None] | None = None,
 ) -> list[Outcome]:
     """``fn(item)`` for every item, as outcomes in the items' order; ``on_done(k, outcome)`` is
-    called as item ``k`` finishes (in the order they finish)."""
+    called as item ``k`` finishes (in the order they finish).  ``threads`` > 0 holds every item's
+    TensorFlow to that many threads (0: its worker's share of the cores)."""
     if executor not in EXECUTORS:
         raise ValueError(f"benchmark.executor: unknown {executor!r}; available: {', '.join(EXECUTORS)}")
     if executor == "local":
+        if threads:
+            hold_threads(threads)
         outcomes = []
         for k, item in enumerate(items):
             outcomes.append(_call(fn, item))
             if on_done:
                 on_done(k, outcomes[-1])
         return outcomes
-    return _run_on_ray(fn, items, workers, address, on_done)
+    return _run_on_ray(fn, items, workers, address, threads, on_done)
 
 
 def import_ray():
@@ -70,19 +74,19 @@ def import_ray():
     return ray
 
 
-def _run_on_ray(fn, items, workers: int, address: str, on_done) -> list[Outcome]:
+def _run_on_ray(fn, items, workers: int, address: str, threads: int, on_done) -> list[Outcome]:
     ray = import_ray()
     started = False
     if not ray.is_initialized():
         if address:
             # On a cluster of its own size each cell asks for one CPU and holds TensorFlow to one thread,
             # so the cluster runs as many cells at once as it has CPUs.
-            ray.init(address=address, runtime_env={"env_vars": thread_env(1)}, log_to_driver=False)
+            ray.init(address=address, runtime_env={"env_vars": thread_env(threads or 1)}, log_to_driver=False)
         else:
             cores = available_cores()
             n = workers or cores
             ray.init(num_cpus=n, include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": thread_env(max(1, cores // n))})  # fmt: skip
+                     runtime_env={"env_vars": thread_env(threads or max(1, cores // n))})  # fmt: skip
         started = True
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(_call)

@@ -1,10 +1,12 @@
 """The benchmark matrix on Ray: same results, and how much faster?  (issue 22.3)
 
-Runs the ``--quick`` matrix (``experiments/benchmark.toml --quick``, or the experiment given) three times
-from empty folders, each in its own subprocess: the ``local`` executor, then a local Ray cluster of
-1 worker (holding all cores) and of 2 workers (one core's share each).  Prints each run's wall time,
-the speed-up of 2 workers over 1, whether the cell results are identical (verdicts, measured drops and
-intervals, accuracies, attention shares; the largest numeric difference otherwise), and an estimate of
+Runs the ``--quick`` matrix (``experiments/benchmark.toml --quick``, or the experiment given) from empty
+folders, each run in its own subprocess: the ``local`` executor, then a local Ray cluster of 1 worker
+(holding all cores) and of 2 workers (one core's share each); then the three again with every cell held
+to one TensorFlow thread (``benchmark.threads = 1``: a cell's numbers depend on its thread count).
+Prints each run's wall time, the speed-up of 2 workers over 1, whether the cell results are identical
+within each group (verdicts, measured drops and intervals, accuracies, attention shares; the largest
+numeric difference otherwise), and an estimate of
 the full matrix's time on N workers: the per-cell times of a full run (``--full-json``, a benchmark.json;
 default: docs/benchmark.md's fresh full run, 64 cells of median 57 s on 2 cores) scheduled longest-first
 on N workers of 2 cores each, and on this machine's cores split N ways with the parallel efficiency
@@ -28,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = {"local": ["--executor", "local"], "ray1": ["--executor", "ray", "--workers", "1"],
         "ray2": ["--executor", "ray", "--workers", "2"]}  # fmt: skip
+ONE_THREAD = ["--set", "benchmark.threads=1"]
+RUNS |= {f"{name}-t1": [*args, *ONE_THREAD] for name, args in list(RUNS.items())}
 COMPARED = ["verdict", "learnt", "reliant", "strong", "drop", "drop_ci_low", "drop_ci_high", "accuracy_tied",
             "accuracy_swapped", "balanced_accuracy", "on_anatomy"]  # fmt: skip
 FULL_MATRIX = {"cells": 64, "median_s": 57.0, "source": "docs/benchmark.md (fresh full run, 2 cores)"}
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmark_scaling")
     p.add_argument("--full-json", type=Path, help="a full run's benchmark.json, for its per-cell times")
     p.add_argument("--set", dest="overrides", action="append", default=[])
-    p.add_argument("--runs", default="local,ray1,ray2")
+    p.add_argument("--runs", default="local,ray1,ray2,local-t1,ray1-t1,ray2-t1")
     args = p.parse_args(argv)
     import shutil
 
@@ -90,15 +94,20 @@ def main(argv: list[str] | None = None) -> int:
               f"({', '.join(f'{s:.0f}' for s in report['cell_seconds'].values())} s each), "
               f"{len(report['summary']['failed_cells'])} failed", flush=True)  # fmt: skip
     names = list(walls)
-    base = names[0]
-    for name in names[1:]:
-        same, worst = compare_cells(cells[base]["cells"], cells[name]["cells"])
-        print(f"cells of {name} vs {base}: {'identical' if same else f'differ (largest difference {worst:.3g})'}")
-    summary = {"cores": os.cpu_count(), "wall_s": walls}
+    summary = {"cores": os.cpu_count(), "wall_s": walls, "identical": {}}
+    for group in ("", "-t1"):  # each cell's threads: its worker's share, or 1 (benchmark.threads)
+        members = [n for n in names if n.endswith("-t1") == (group == "-t1")]
+        for name in members[1:]:
+            same, worst = compare_cells(cells[members[0]]["cells"], cells[name]["cells"])
+            summary["identical"][f"{name} vs {members[0]}"] = same
+            verdict = "identical" if same else f"differ (largest difference {worst:.3g})"
+            print(f"cells of {name} vs {members[0]}: {verdict}")
+        if f"ray1{group}" in walls and f"ray2{group}" in walls:
+            speedup = walls[f"ray1{group}"] / walls[f"ray2{group}"]
+            summary[f"speedup_2_over_1{group}"] = speedup
+            print(f"speed-up, 2 Ray workers over 1 on {os.cpu_count()} cores"
+                  f"{' (1 thread per cell)' if group else ''}: {speedup:.2f}x (goal >= 1.7x)")  # fmt: skip
     if "ray1" in walls and "ray2" in walls:
-        speedup = walls["ray1"] / walls["ray2"]
-        summary["speedup_2_over_1"] = speedup
-        print(f"speed-up, 2 Ray workers over 1 on {os.cpu_count()} cores: {speedup:.2f}x (goal >= 1.7x)")
         per_cell_1 = sum(cells["ray1"]["cell_seconds"].values())
         per_cell_2 = sum(cells["ray2"]["cell_seconds"].values())
         summary["cell_time_ratio_1core_over_2cores"] = per_cell_2 / per_cell_1

@@ -258,7 +258,11 @@ def test_seeds_are_a_dimension_of_the_matrix_with_per_seed_detection_and_agreeme
 
 @pytest.mark.parametrize(
     "change, message",
-    [({"executor": "dask"}, "benchmark.executor: unknown 'dask'"), ({"workers": -1}, "benchmark.workers must be")],
+    [
+        ({"executor": "dask"}, "benchmark.executor: unknown 'dask'"),
+        ({"workers": -1}, "benchmark.workers and benchmark.threads must be"),
+        ({"threads": -2}, "benchmark.workers and benchmark.threads must be"),
+    ],
 )
 def test_validate_rejects_an_unknown_executor(change, message):
     cfg = load_config(ROOT / "experiments" / "benchmark.toml")

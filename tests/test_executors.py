@@ -46,3 +46,14 @@ def test_ray_executor_without_ray_is_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ValueError, match=r"needs Ray: pip install 'brain-audit\[ray\]'"):
         import_ray()
+
+
+def test_threads_cannot_change_once_tensorflow_runs_here():
+    import tensorflow as tf
+
+    from audit.cores import threads_in_use
+
+    _ = tf.constant(1.0) + 1  # TensorFlow has run: its thread count is fixed in this process
+    held = threads_in_use()
+    with pytest.raises(ValueError, match=rf"benchmark.threads = {held + 5}: TensorFlow already runs in this process"):
+        run_all(math.sqrt, [1], threads=held + 5)
