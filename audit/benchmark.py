@@ -106,10 +106,9 @@ def validate(cfg: Config) -> None:
         raise ValueError("benchmark.strong_drop must lie in (0, 1] and benchmark.bootstrap be at least 100")
     if len(set(b.seeds)) != len(b.seeds):
         raise ValueError(f"benchmark.seeds has repeats: {list(b.seeds)}")
-    from audit.executors import EXECUTORS, import_ray
+    from audit.executors import check_executor, import_ray
 
-    if b.executor not in EXECUTORS:
-        raise ValueError(f"benchmark.executor: unknown {b.executor!r}; available: {', '.join(EXECUTORS)}")
+    check_executor(b.executor)
     if b.workers < 0 or b.threads < 0:
         raise ValueError(f"benchmark.workers and benchmark.threads must be 0 (automatic) or more, got {b.workers}, "
                          f"{b.threads}")  # fmt: skip
@@ -371,12 +370,10 @@ def run_cell(cfg: Config, out: Path, cell: Cell) -> dict:
         rows.append({"cell": cell.name, **dataclasses.asdict(cell), "method": method, **_outcome(result.results),
                      "report": f"cells/{cell.name}/{method}/report.html"})  # fmt: skip
     reliance = _cell_reliance(cfg, cell, cell_dir, cache)
-    for row in rows:
-        row.update(reliance)
-    examples = _example(cell_config(cfg, cell, b.methods[0]), cell_dir / b.methods[0], cache)
     threads = threads_in_use()  # the cell's numbers depend on it (benchmark.threads)
     for row in rows:
-        row["threads"] = threads
+        row.update(reliance, threads=threads)
+    examples = _example(cell_config(cfg, cell, b.methods[0]), cell_dir / b.methods[0], cache)
     return {"rows": rows, "examples": examples, "seconds": time.perf_counter() - t0}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from audit.cores import available_cores, hold_threads, thread_env
 
-__all__ = ["EXECUTORS", "Outcome", "import_ray", "run_all"]
+__all__ = ["EXECUTORS", "Outcome", "check_executor", "import_ray", "run_all"]
 
 EXECUTORS = ("local", "ray")
 
@@ -28,14 +28,25 @@ class Outcome:
     traceback: str = ""
 
 
+def check_executor(executor: str) -> None:
+    """A one-line error for an executor that is not one of :data:`EXECUTORS`."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"benchmark.executor: unknown {executor!r}; available: {', '.join(EXECUTORS)}")
+
+
+def _failed(exc: BaseException, detail: str) -> Outcome:
+    """An exception as an :class:`Outcome`: its type and first line (at most 500 characters), and ``detail``."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return Outcome(error=f"{type(exc).__name__}: {first}"[:500], traceback=detail)
+
+
 def _call(fn: Callable[[Any], Any], item: Any) -> Outcome:
     """``fn(item)`` as an :class:`Outcome`; an exception becomes the outcome's error (a
     KeyboardInterrupt stops the run instead: it is resumed from the caches)."""
     try:
         return Outcome(value=fn(item))
     except Exception as exc:  # noqa: BLE001 - a failing cell is reported, the rest run on
-        first = (str(exc).strip().splitlines() or [""])[0]
-        return Outcome(error=f"{type(exc).__name__}: {first}"[:500], traceback=traceback.format_exc())
+        return _failed(exc, traceback.format_exc())
 
 
 def run_all(
@@ -51,8 +62,7 @@ def run_all(
     """``fn(item)`` for every item, as outcomes in the items' order; ``on_done(k, outcome)`` is
     called as item ``k`` finishes (in the order they finish).  ``threads`` > 0 holds every item's
     TensorFlow to that many threads (0: its worker's share of the cores)."""
-    if executor not in EXECUTORS:
-        raise ValueError(f"benchmark.executor: unknown {executor!r}; available: {', '.join(EXECUTORS)}")
+    check_executor(executor)
     if executor == "local":
         if threads:
             hold_threads(threads)
@@ -99,8 +109,7 @@ def _run_on_ray(fn, items, workers: int, address: str, threads: int, on_done) ->
             try:
                 outcome = ray.get(done[0])
             except ray.exceptions.RayError as exc:  # the worker died (killed, out of memory), not the cell's code
-                outcome = Outcome(error=f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"[:500],
-                                  traceback=str(exc))  # fmt: skip
+                outcome = _failed(exc, str(exc))
             outcomes[k] = outcome
             if on_done:
                 on_done(k, outcome)

@@ -9,14 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from audit.mitigations.base import Mitigation, TrainingSet
-from audit.regions import BRAIN_TISSUE, REGIONS
+from audit.regions import brain_tissue_mask
 
-__all__ = ["BackgroundRandomization", "BackgroundSwap", "brain_mask"]
-
-
-def brain_mask(regions: np.ndarray) -> np.ndarray:
-    """Bool map (same shape as ``regions``) of brain tissue."""
-    return np.isin(regions, [REGIONS.index(r) for r in BRAIN_TISSUE])
+__all__ = ["BackgroundRandomization", "BackgroundSwap"]
 
 
 class BackgroundRandomization(Mitigation):
@@ -25,7 +20,7 @@ class BackgroundRandomization(Mitigation):
     targets = "shortcuts outside the brain: burned-in text, frames, padding, skull-edge ghosts, field of view"
 
     def apply(self, data: TrainingSet, rng: np.random.Generator) -> TrainingSet:
-        brain = brain_mask(data.regions)
+        brain = brain_tissue_mask(data.regions)
         images = np.array(data.images, np.float32)
         for i in range(len(images)):
             off = ~brain[i]
@@ -42,7 +37,7 @@ class BackgroundSwap(Mitigation):
     targets = "shortcuts outside the brain: burned-in text, frames, skull-edge ghosts, a site's background"
 
     def apply(self, data: TrainingSet, rng: np.random.Generator) -> TrainingSet:
-        brain = brain_mask(data.regions)
+        brain = brain_tissue_mask(data.regions)
         images = np.array(data.images, np.float32)
         n = len(images)
         if n < 2:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.mitigations.background import brain_mask
 from audit.mitigations.base import Mitigation, TrainingSet
+from audit.regions import brain_tissue_mask
 
 __all__ = ["CornerErasing", "corner_mask"]
 
@@ -29,7 +29,7 @@ class CornerErasing(Mitigation):
 
     def apply(self, data: TrainingSet, rng: np.random.Generator) -> TrainingSet:
         corners = corner_mask(data.images.shape[1:3])
-        brain = brain_mask(data.regions)
+        brain = brain_tissue_mask(data.regions)
         images = np.array(data.images, np.float32)
         for i in range(len(images)):
             erase = corners & ~brain[i]

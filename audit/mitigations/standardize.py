@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.mitigations.background import brain_mask
 from audit.mitigations.base import Mitigation, TrainingSet
-from audit.regions import REGIONS
+from audit.regions import REGIONS, brain_tissue_mask
 
 __all__ = ["IntensityStandardization", "brain_landmarks"]
 
@@ -39,7 +38,7 @@ class IntensityStandardization(Mitigation):
     targets = "acquisition shortcuts in brightness: intensity windowing, scanner gain and offset, sites' contrast"
 
     def apply(self, data: TrainingSet, rng: np.random.Generator) -> TrainingSet:
-        brain = brain_mask(data.regions) & (data.regions != REGIONS.index("tumor"))
+        brain = brain_tissue_mask(data.regions) & (data.regions != REGIONS.index("tumor"))
         images = np.array(data.images, np.float32)
         marks = [brain_landmarks(images[i], brain[i]) for i in range(len(images))]
         found = np.array([m for m in marks if m is not None])

@@ -10,6 +10,7 @@ from audit.regions.taxonomy import (
     HEAD,
     REGION_OF_LABEL,
     REGIONS,
+    brain_tissue_mask,
     label_maps_from_regions,
     regions_from_label_maps,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "REGION_OF_LABEL",
     "EstimatorParams",
     "brain_edge",
+    "brain_tissue_mask",
     "estimate_quality",
     "estimate_regions",
     "label_maps_from_regions",

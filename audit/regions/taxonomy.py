@@ -15,7 +15,10 @@ import numpy as np
 from audit.data.labels import LABELS
 from audit.regions.shapes import brain_edge
 
-__all__ = ["BRAIN_TISSUE", "HEAD", "REGIONS", "REGION_OF_LABEL", "label_maps_from_regions", "regions_from_label_maps"]
+__all__ = [
+    "BRAIN_TISSUE", "HEAD", "REGIONS", "REGION_OF_LABEL", "brain_tissue_mask", "label_maps_from_regions",
+    "regions_from_label_maps",
+]  # fmt: skip
 
 REGIONS: tuple[str, ...] = ("brain", "tumor", "skull_band", "background", "padding", "artifact", "brain_edge")
 """Region index = position in this tuple."""
@@ -37,6 +40,12 @@ REGION_OF_LABEL: dict[str, str] = {
     "artifact": "artifact",
     "padding": "padding",
 }
+
+
+def brain_tissue_mask(regions: np.ndarray) -> np.ndarray:
+    """Bool map (same shape as ``regions``, region indices) of brain tissue (:data:`BRAIN_TISSUE`)."""
+    return np.isin(regions, [REGIONS.index(r) for r in BRAIN_TISSUE])
+
 
 _LOOKUP = np.zeros(256, np.uint8)
 for _label, _code in LABELS.items():
