@@ -289,10 +289,13 @@ def test_the_matrix_on_a_2_worker_ray_cluster_equals_local_and_a_failing_cell_is
     on_ray = run_benchmark(cfg, tmp_path / "ray")
     assert list(on_ray["summary"]["failed_cells"]) == ["mni152-present-marker-p0.5"]
     assert on_ray["summary"]["failed_cells"]["mni152-present-marker-p0.5"].startswith(("FileExistsError", "NotADir"))
-    drop = ["report"]
+    drop = ["report", "threads"]  # where the cells ran, not what they found
     a = pd.DataFrame(local["cells"]).drop(columns=drop).set_index("cell").sort_index()
     b = pd.DataFrame(on_ray["cells"]).drop(columns=drop).set_index("cell").sort_index()
     pd.testing.assert_frame_equal(a, b)  # the same verdicts, drops, accuracies and attention, to the last bit
+    from audit.cores import available_cores
+
+    assert {c["threads"] for c in on_ray["cells"]} == {max(1, available_cores() // 2)}  # each worker's share
     assert "failed</strong>" in (tmp_path / "ray" / "benchmark.html").read_text()
     assert not on_ray["summary"]["done"]
 
