@@ -28,8 +28,9 @@ def square_heads(n: int = 8, size: int = 20) -> TrainingSet:
 
 def test_the_built_ins_are_registered():
     assert sorted(available_mitigations()) == [
-        "background_randomization", "background_swap", "corner_erasing", "geometry_augmentation",
-        "intensity_augmentation", "intensity_standardization", "site_rebalancing"]  # fmt: skip
+        "background_randomization", "background_swap", "corner_erasing", "field_of_view_normalization",
+        "geometry_augmentation", "intensity_augmentation", "intensity_standardization", "noise_equalization",
+        "site_rebalancing"]  # fmt: skip
     with pytest.raises(ValueError, match="unknown mitigation 'nope'; available: background_randomization"):
         apply_mitigation("nope", square_heads(), np.random.default_rng(0))
 
@@ -123,6 +124,64 @@ def test_intensity_standardization_reads_its_landmarks_without_the_tumor():
     ring = np.zeros((20, 20), bool)
     ring[5:15, 5:15], ring[6:14, 6:14] = True, False
     np.testing.assert_allclose(out.images[0][ring], out.images[1][ring], atol=1e-6)
+
+
+def rician_heads(sigmas: list[float], size: int = 48, seed: int = 0) -> TrainingSet:
+    """A brain square of 0.5 on a black background, each image magnitude noise of its own sigma (Rician:
+    Rayleigh in the background), as an MRI magnitude image."""
+    rng = np.random.default_rng(seed)
+    n = len(sigmas)
+    clean = np.zeros((n, size, size, 1), np.float32)
+    regions = np.full((n, size, size), BACKGROUND, np.uint8)
+    clean[:, 12:36, 12:36], regions[:, 12:36, 12:36] = 0.5, BRAIN
+    s = np.asarray(sigmas, np.float32)[:, None, None, None]
+    n1, n2 = rng.normal(0, 1, (2, *clean.shape)).astype(np.float32) * s
+    images = np.sqrt((clean + n1) ** 2 + n2**2)
+    return TrainingSet(images, np.arange(n) % 2, regions, pd.DataFrame({"id": [f"i{k}" for k in range(n)]}))
+
+
+def test_noise_equalization_reads_the_rayleigh_scale_and_lifts_every_image_to_the_noisiest():
+    from audit.mitigations.noise import background_noise_sigma
+
+    data = rician_heads([0.02, 0.06] * 4)  # the tumor (odd) images are three times as noisy
+    background = data.regions == BACKGROUND
+    for i, sigma in enumerate([0.02, 0.06] * 4):  # the estimator on known Rayleigh noise
+        assert background_noise_sigma(data.images[i], background[i]) == pytest.approx(sigma, rel=0.05)
+    assert background_noise_sigma(data.images[0], np.zeros_like(background[0])) is None
+    out = apply_mitigation("noise_equalization", data, np.random.default_rng(7))  # not the data's own stream
+    after = [background_noise_sigma(out.images[i], background[i]) for i in range(8)]
+    assert max(after) / min(after) < 1.08  # one noise level for both classes, in the background ...
+    brain_sd = [out.images[i][data.regions[i] == BRAIN].std() for i in range(8)]
+    assert max(brain_sd) / min(brain_sd) < 1.1 and np.mean(brain_sd) == pytest.approx(0.06, rel=0.1)  # ... and brain
+    noisiest = int(np.argmax([background_noise_sigma(data.images[i], background[i]) for i in range(8)]))
+    np.testing.assert_array_equal(out.images[noisiest], data.images[noisiest])  # the target itself: untouched
+
+
+def test_field_of_view_normalization_gives_every_head_one_size_in_the_middle_and_fills_the_bars():
+    from audit.mitigations.field_of_view import head_box
+
+    padding = REGIONS.index("padding")
+    data = rician_heads([0.03] * 6, size=48)
+    data.images[:], data.regions[:] = 0.0, BACKGROUND
+    boxes = [(4, 10, 20, 20), (20, 20, 24, 24), (8, 6, 30, 18), (10, 14, 16, 28), (12, 12, 24, 24), (6, 6, 36, 30)]
+    rng = np.random.default_rng(1)
+    for i, (r, c, hh, ww) in enumerate(boxes):  # heads of different size, aspect ratio and place
+        data.images[i] = rng.rayleigh(0.03, (48, 48, 1))
+        data.images[i, r : r + hh, c : c + ww], data.regions[i, r : r + hh, c : c + ww] = 0.5, BRAIN
+    data.images[2, :6], data.regions[2, :6] = 0.0, padding  # a letterbox bar, exact zeros
+    out = apply_mitigation("field_of_view_normalization", data, np.random.default_rng(0))
+    target = np.median([ww for *_, ww in boxes]), np.median([hh for _, _, hh, _ in boxes])
+    for i in range(6):
+        cx, cy, w, h = head_box(out.regions[i] == BRAIN)
+        assert abs(w - target[0]) <= 1.5 and abs(h - target[1]) <= 1.5
+        assert abs(cx - 23.5) <= 1 and abs(cy - 23.5) <= 1
+        inner = out.regions[i] == BRAIN  # the regions moved with the pixels
+        inner &= np.roll(inner, 1, 0) & np.roll(inner, -1, 0) & np.roll(inner, 1, 1) & np.roll(inner, -1, 1)
+        assert np.allclose(out.images[i][inner], 0.5, atol=1e-5)
+    assert not (out.regions == padding).any()
+    outside = out.regions == BACKGROUND
+    assert (out.images[..., 0][outside] > 0).mean() > 0.99  # no flat bar or border left: background noise
+    assert np.median(out.images[2][outside[2]]) == pytest.approx(0.03 * np.sqrt(2 * np.log(2)), rel=0.1)
 
 
 def test_corner_erasing_blanks_the_corners_but_not_the_brain():

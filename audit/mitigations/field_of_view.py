@@ -1,0 +1,75 @@
+"""Field-of-view normalization: every training image is scaled along each axis and shifted so that its
+head's bounding box has the training set's median height and width and sits in the middle of the
+frame; what lies outside the head afterwards (background, letterbox bars, what came in from beyond
+the frame) is filled with fresh background noise at the image's own noise level.  The head's size,
+aspect ratio and place then no longer differ between training images of either class, so the model
+cannot learn a field of view, a zoom or a letterbox padding.  Burned-in artifacts move with the
+image and stay (other mitigations target them).  The head is :data:`audit.regions.HEAD` (brain tissue
+and the skull band, exact or estimated); an image without head pixels is left as it is."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from audit.mitigations.base import Mitigation, TrainingSet
+from audit.mitigations.noise import background_noise_sigma
+from audit.regions import HEAD, REGIONS
+
+__all__ = ["FieldOfViewNormalization", "head_box", "normalizing_affine"]
+
+
+def head_box(head: np.ndarray) -> tuple[float, float, float, float] | None:
+    """(centre x, centre y, width, height) in pixels of the bounding box of the bool map ``head``, or None
+    when it is empty."""
+    rows, cols = np.flatnonzero(head.any(axis=1)), np.flatnonzero(head.any(axis=0))
+    if not len(rows):
+        return None
+    return ((cols[0] + cols[-1]) / 2, (rows[0] + rows[-1]) / 2, cols[-1] - cols[0] + 1.0, rows[-1] - rows[0] + 1.0)
+
+
+def normalizing_affine(box: tuple[float, float, float, float], target: tuple[float, float],
+                       shape: tuple[int, int]) -> np.ndarray:  # fmt: skip
+    """The (2, 3) affine that maps the box ``(cx, cy, w, h)`` onto a box of size ``target`` (w, h) centred in
+    a frame of ``shape`` (h, w)."""
+    cx, cy, w, h = box
+    sx, sy = target[0] / w, target[1] / h
+    fx, fy = (shape[1] - 1) / 2, (shape[0] - 1) / 2
+    return np.array([[sx, 0.0, fx - sx * cx], [0.0, sy, fy - sy * cy]])
+
+
+class FieldOfViewNormalization(Mitigation):
+    name = "field_of_view_normalization"
+    title = "Field-of-view normalization"
+    targets = "shortcuts in the head's size, shape and position: field of view, zoom, letterbox padding"
+
+    def apply(self, data: TrainingSet, rng: np.random.Generator) -> TrainingSet:
+        n, h, w, c = data.images.shape
+        images = np.array(data.images, np.float32)
+        regions = np.array(data.regions)
+        head = np.isin(data.regions, [REGIONS.index(r) for r in HEAD])
+        boxes = [head_box(head[i]) for i in range(n)]
+        found = np.array([b for b in boxes if b is not None])
+        if not len(found):
+            return TrainingSet(images, data.labels, regions, data.meta)
+        target = (float(np.median(found[:, 2])), float(np.median(found[:, 3])))
+        background = REGIONS.index("background")
+        outside = [background, REGIONS.index("padding")]
+        for i, box in enumerate(boxes):
+            if box is None:
+                continue
+            sigma = background_noise_sigma(images[i], data.regions[i] == background)
+            m = normalizing_affine(box, target, (h, w))
+            warped = cv2.warpAffine(images[i], m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                    borderValue=(0.0,) * 4).reshape(h, w, c)  # fmt: skip
+            regions[i] = cv2.warpAffine(data.regions[i].astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST,
+                                        borderMode=cv2.BORDER_CONSTANT, borderValue=background)  # fmt: skip
+            off = np.isin(regions[i], outside)
+            regions[i][off] = background
+            if sigma is None:
+                warped[off] = float(images[i].min())
+            else:  # Rayleigh noise of the image's own scale: sigma * sqrt(-2 ln U)
+                u = rng.uniform(np.finfo(np.float32).tiny, 1.0, (int(off.sum()), c))
+                warped[off] = (sigma * np.sqrt(-2 * np.log(u))).astype(np.float32)
+            images[i] = warped
+        return TrainingSet(np.clip(images, 0, 1), data.labels, regions, data.meta)
