@@ -16,7 +16,7 @@ import numpy as np
 from audit.mitigations.base import Mitigation, TrainingSet
 from audit.regions import REGIONS
 
-__all__ = ["NoiseEqualization", "background_noise_sigma"]
+__all__ = ["NoiseEqualization", "background_noise_sigma", "rayleigh"]
 
 RAYLEIGH_MEDIAN = float(np.sqrt(2 * np.log(2)))
 """Median of a Rayleigh distribution of scale 1."""
@@ -31,6 +31,11 @@ def background_noise_sigma(image: np.ndarray, background: np.ndarray) -> float |
     if values.size < MIN_BACKGROUND:
         return None
     return float(np.median(values)) / RAYLEIGH_MEDIAN
+
+
+def rayleigh(sigma: float, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Rayleigh noise of scale ``sigma`` (a magnitude image's background), float32."""
+    return (sigma * np.sqrt(-2 * np.log(rng.uniform(np.finfo(np.float32).tiny, 1.0, shape)))).astype(np.float32)
 
 
 class NoiseEqualization(Mitigation):
