@@ -29,9 +29,9 @@ def square_heads(n: int = 8, size: int = 20) -> TrainingSet:
 
 def test_the_built_ins_are_registered():
     assert sorted(available_mitigations()) == [
-        "background_randomization", "background_swap", "corner_erasing", "field_of_view_normalization",
-        "geometry_augmentation", "intensity_augmentation", "intensity_standardization", "noise_equalization",
-        "site_rebalancing"]  # fmt: skip
+        "background_randomization", "background_swap", "corner_erasing", "field_of_view_mixing",
+        "field_of_view_normalization", "geometry_augmentation", "intensity_augmentation", "intensity_mixing",
+        "intensity_standardization", "noise_equalization", "site_rebalancing"]  # fmt: skip
     with pytest.raises(ValueError, match="unknown mitigation 'nope'; available: background_randomization"):
         apply_mitigation("nope", square_heads(), np.random.default_rng(0))
 
@@ -214,6 +214,40 @@ def test_intensity_standardization_gives_every_background_one_noise_level():
     assert background_noise_sigma(shifted[1], background[1]) > 2 * background_noise_sigma(shifted[0], background[0])
     zeros = [(out.images[i][background[i]] == 0).mean() for i in range(8)]
     assert max(zeros) < 0.01  # no mass of clipped zeros in the shifted class
+
+
+def test_intensity_mixing_deals_the_sets_brightness_out_to_both_classes():
+    from audit.mitigations.standardize import brain_landmarks
+
+    data = rician_heads([0.03] * 40, size=40, seed=2)
+    brain = data.regions == BRAIN
+    data.images[brain] = np.random.default_rng(3).uniform(0.3, 0.6, (int(brain.sum()), 1))  # a textured brain
+    tumor = data.labels == 1
+    data.images[tumor] = np.where(data.images[tumor] > 0.02, data.images[tumor] * 1.3 + 0.06, data.images[tumor])
+    before = np.array([brain_landmarks(data.images[i], brain[i]) for i in range(40)])
+    out = apply_mitigation("intensity_mixing", data, np.random.default_rng(0))
+    after = np.array([brain_landmarks(out.images[i], brain[i]) for i in range(40)])
+    for lo, hi in after:  # each image now has some training image's landmarks ...
+        assert np.abs(before - (lo, hi)).sum(axis=1).min() < 1e-4
+    shifted = after[:, 1] > before[~tumor, 1].max() + 0.05  # ... the brighter ones landing in both classes
+    assert shifted[tumor].any() and shifted[~tumor].any() and (~shifted[tumor]).any()
+
+
+def test_field_of_view_mixing_gives_each_head_some_training_heads_box():
+    from audit.mitigations.field_of_view import head_box
+
+    data = rician_heads([0.03] * 20, size=48, seed=4)
+    data.images[:], data.regions[:] = 0.0, BACKGROUND
+    rng = np.random.default_rng(5)
+    for i in range(20):  # tumor images: a bigger head, off centre (a zoom); healthy ones: a smaller, centred one
+        r, c, size = (6, 4, 36) if data.labels[i] else (12, 12, 24)
+        data.images[i] = rng.rayleigh(0.03, (48, 48, 1))
+        data.images[i, r : r + size, c : c + size], data.regions[i, r : r + size, c : c + size] = 0.5, BRAIN
+    out = apply_mitigation("field_of_view_mixing", data, np.random.default_rng(0))
+    sizes = np.array([head_box(out.regions[i] == BRAIN)[2] for i in range(20)])
+    assert (np.minimum(abs(sizes - 24), abs(sizes - 36)) <= 1.5).all()  # normalization would give 30
+    big = sizes > 30
+    assert big[data.labels == 1].any() and big[data.labels == 0].any() and (~big[data.labels == 1]).any()
 
 
 def test_corner_erasing_blanks_the_corners_but_not_the_brain():

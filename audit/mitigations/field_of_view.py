@@ -21,7 +21,7 @@ from audit.mitigations.base import Mitigation, TrainingSet
 from audit.mitigations.noise import background_noise_sigma, rayleigh
 from audit.regions import HEAD, REGIONS
 
-__all__ = ["FieldOfViewNormalization", "head_box", "normalizing_affine"]
+__all__ = ["FieldOfViewMixing", "FieldOfViewNormalization", "head_box", "normalizing_affine"]
 
 GRAIN_SIGMA = 1.0
 """Gaussian smoothing (pixels) before the fresh noise: wider than the grain any resampling leaves."""
@@ -36,13 +36,13 @@ def head_box(head: np.ndarray) -> tuple[float, float, float, float] | None:
     return ((cols[0] + cols[-1]) / 2, (rows[0] + rows[-1]) / 2, cols[-1] - cols[0] + 1.0, rows[-1] - rows[0] + 1.0)
 
 
-def normalizing_affine(box: tuple[float, float, float, float], target: tuple[float, float],
+def normalizing_affine(box: tuple[float, float, float, float], target: tuple[float, ...],
                        shape: tuple[int, int]) -> np.ndarray:  # fmt: skip
     """The (2, 3) affine that maps the box ``(cx, cy, w, h)`` onto a box of size ``target`` (w, h) centred in
-    a frame of ``shape`` (h, w)."""
+    a frame of ``shape`` (h, w), or onto the box ``target`` = (cx, cy, w, h)."""
     cx, cy, w, h = box
-    sx, sy = target[0] / w, target[1] / h
-    fx, fy = (shape[1] - 1) / 2, (shape[0] - 1) / 2
+    fx, fy, tw, th = target if len(target) == 4 else ((shape[1] - 1) / 2, (shape[0] - 1) / 2, *target)
+    sx, sy = tw / w, th / h
     return np.array([[sx, 0.0, fx - sx * cx], [0.0, sy, fy - sy * cy]])
 
 
@@ -60,7 +60,7 @@ class FieldOfViewNormalization(Mitigation):
         found = np.array([b for b in boxes if b is not None])
         if not len(found):
             return TrainingSet(images, data.labels, regions, data.meta)
-        target = (float(np.median(found[:, 2])), float(np.median(found[:, 3])))
+        targets = self._targets(found, n, rng)
         background = REGIONS.index("background")
         outside = [background, REGIONS.index("padding")]
         sigmas = [background_noise_sigma(images[i], data.regions[i] == background) for i in range(n)]
@@ -69,7 +69,7 @@ class FieldOfViewNormalization(Mitigation):
         for i, box in enumerate(boxes):
             if box is None:
                 continue
-            m = normalizing_affine(box, target, (h, w))
+            m = normalizing_affine(box, targets[i], (h, w))
             warped = cv2.warpAffine(images[i], m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                     borderValue=(0.0,) * 4).reshape(h, w, c)  # fmt: skip
             regions[i] = cv2.warpAffine(data.regions[i].astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST,
@@ -85,3 +85,22 @@ class FieldOfViewNormalization(Mitigation):
                 warped[off] = rayleigh(sigma, (int(off.sum()), c), rng)
             images[i] = warped
         return TrainingSet(np.clip(images, 0, 1), data.labels, regions, data.meta)
+
+    def _targets(self, boxes: np.ndarray, n: int, rng: np.random.Generator) -> list[tuple[float, ...]]:
+        """Per image, the head box to map it onto: the set's median size, centred."""
+        return [(float(np.median(boxes[:, 2])), float(np.median(boxes[:, 3])))] * n
+
+
+class FieldOfViewMixing(FieldOfViewNormalization):
+    """Each head's box mapped onto the box of a randomly drawn training image (of either class): the set's
+    spread of head sizes, aspect ratios and places stays, but is dealt out to both classes alike.
+    Normalization alone removes the class's field of view from training, yet leaves a model that has
+    only seen one head size, so a zoomed or squeezed test head still moves its decision (measured in
+    0.9.0 at p = 1: drop 0.74 on zoom, 0.45 on padding, tied accuracy 0.86 / 0.71 after normalization);
+    mixing also trains it over the range of geometry the data shows."""
+
+    name = "field_of_view_mixing"
+    title = "Field-of-view mixing"
+
+    def _targets(self, boxes: np.ndarray, n: int, rng: np.random.Generator) -> list[tuple[float, ...]]:
+        return [tuple(float(v) for v in boxes[k]) for k in rng.integers(0, len(boxes), n)]
