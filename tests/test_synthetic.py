@@ -30,8 +30,10 @@ def ds():
 
 
 def outside_skull(lab: np.ndarray) -> np.ndarray:
-    """Pixels reachable from the image border without crossing skull or scalp."""
-    open_ = ~np.isin(lab, [LABELS["skull"], LABELS["scalp"]])
+    """Pixels reachable from the image border without crossing skull, scalp or a burned-in artifact (text
+    burned in over the scalp, as a big head's site name can be, replaces the skull's pixels; it does not
+    open the head)."""
+    open_ = ~np.isin(lab, [LABELS["skull"], LABELS["scalp"], LABELS["artifact"]])
     comps, _ = connected(open_)
     border = np.unique(np.r_[comps[0], comps[-1], comps[:, 0], comps[:, -1]])
     return np.isin(comps, border[border > 0])
