@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from audit.mitigations.base import Mitigation, TrainingSet
-from audit.mitigations.noise import background_noise_sigma, rayleigh
+from audit.mitigations.geometry import warp_with_regions
+from audit.mitigations.noise import add_rician_noise, background_noise_sigma, rayleigh
 from audit.regions import HEAD, REGIONS
 
 __all__ = ["FieldOfViewMixing", "FieldOfViewNormalization", "head_box", "normalizing_affine"]
@@ -36,12 +37,9 @@ def head_box(head: np.ndarray) -> tuple[float, float, float, float] | None:
     return ((cols[0] + cols[-1]) / 2, (rows[0] + rows[-1]) / 2, cols[-1] - cols[0] + 1.0, rows[-1] - rows[0] + 1.0)
 
 
-def normalizing_affine(box: tuple[float, float, float, float], target: tuple[float, ...],
-                       shape: tuple[int, int]) -> np.ndarray:  # fmt: skip
-    """The (2, 3) affine that maps the box ``(cx, cy, w, h)`` onto a box of size ``target`` (w, h) centred in
-    a frame of ``shape`` (h, w), or onto the box ``target`` = (cx, cy, w, h)."""
-    cx, cy, w, h = box
-    fx, fy, tw, th = target if len(target) == 4 else ((shape[1] - 1) / 2, (shape[0] - 1) / 2, *target)
+def normalizing_affine(box: tuple[float, ...], target: tuple[float, ...]) -> np.ndarray:
+    """The (2, 3) affine that maps the box ``(cx, cy, w, h)`` onto the box ``target`` (same layout)."""
+    (cx, cy, w, h), (fx, fy, tw, th) = box, target
     sx, sy = tw / w, th / h
     return np.array([[sx, 0.0, fx - sx * cx], [0.0, sy, fy - sy * cy]])
 
@@ -60,7 +58,7 @@ class FieldOfViewNormalization(Mitigation):
         found = np.array([b for b in boxes if b is not None])
         if not len(found):
             return TrainingSet(images, data.labels, regions, data.meta)
-        targets = self._targets(found, n, rng)
+        targets = self._targets(found, n, (h, w), rng)
         background = REGIONS.index("background")
         outside = [background, REGIONS.index("padding")]
         sigmas = [background_noise_sigma(images[i], data.regions[i] == background) for i in range(n)]
@@ -69,26 +67,23 @@ class FieldOfViewNormalization(Mitigation):
         for i, box in enumerate(boxes):
             if box is None:
                 continue
-            m = normalizing_affine(box, targets[i], (h, w))
-            warped = cv2.warpAffine(images[i], m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                    borderValue=(0.0,) * 4).reshape(h, w, c)  # fmt: skip
-            regions[i] = cv2.warpAffine(data.regions[i].astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST,
-                                        borderMode=cv2.BORDER_CONSTANT, borderValue=background)  # fmt: skip
+            m = normalizing_affine(box, targets[i])
+            warped, regions[i] = warp_with_regions(images[i], data.regions[i], m, 0.0, background)
             off = np.isin(regions[i], outside)
             regions[i][off] = background
             if sigma is None:
                 warped[off] = float(images[i].min())
             else:  # resampling changed the noise's grain by the image's own scale: a common grain instead
-                warped = cv2.GaussianBlur(warped, (0, 0), GRAIN_SIGMA).reshape(h, w, c)
-                n1, n2 = rng.normal(0, sigma, (2, h, w, c)).astype(np.float32)
-                warped = np.sqrt((warped + n1) ** 2 + n2**2)
+                warped = add_rician_noise(cv2.GaussianBlur(warped, (0, 0), GRAIN_SIGMA).reshape(h, w, c), sigma, rng)
                 warped[off] = rayleigh(sigma, (int(off.sum()), c), rng)
             images[i] = warped
-        return TrainingSet(np.clip(images, 0, 1), data.labels, regions, data.meta)
+        return TrainingSet(images, data.labels, regions, data.meta)
 
-    def _targets(self, boxes: np.ndarray, n: int, rng: np.random.Generator) -> list[tuple[float, ...]]:
-        """Per image, the head box to map it onto: the set's median size, centred."""
-        return [(float(np.median(boxes[:, 2])), float(np.median(boxes[:, 3])))] * n
+    def _targets(self, boxes: np.ndarray, n: int, shape: tuple[int, int],
+                 rng: np.random.Generator) -> list[tuple[float, ...]]:  # fmt: skip
+        """Per image, the head box (cx, cy, w, h) to map it onto: the set's median size, centred in the frame."""
+        centre = ((shape[1] - 1) / 2, (shape[0] - 1) / 2)
+        return [(*centre, float(np.median(boxes[:, 2])), float(np.median(boxes[:, 3])))] * n
 
 
 class FieldOfViewMixing(FieldOfViewNormalization):
@@ -102,5 +97,6 @@ class FieldOfViewMixing(FieldOfViewNormalization):
     name = "field_of_view_mixing"
     title = "Field-of-view mixing"
 
-    def _targets(self, boxes: np.ndarray, n: int, rng: np.random.Generator) -> list[tuple[float, ...]]:
+    def _targets(self, boxes: np.ndarray, n: int, shape: tuple[int, int],
+                 rng: np.random.Generator) -> list[tuple[float, ...]]:  # fmt: skip
         return [tuple(float(v) for v in boxes[k]) for k in rng.integers(0, len(boxes), n)]

@@ -13,7 +13,7 @@ import numpy as np
 from audit.mitigations.base import Mitigation, TrainingSet
 from audit.regions import REGIONS
 
-__all__ = ["GeometryAugmentation", "random_affine"]
+__all__ = ["GeometryAugmentation", "random_affine", "warp_with_regions"]
 
 SCALE = (0.7, 1.4)
 """Per-axis scale factor, drawn log-uniformly."""
@@ -35,6 +35,18 @@ def random_affine(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarra
     return np.hstack([linear, offset[:, None]]).astype(np.float64)
 
 
+def warp_with_regions(image: np.ndarray, regions: np.ndarray, m: np.ndarray, fill: float,
+                      region_fill: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """``image`` (H, W, C) and its region map warped by the (2, 3) affine ``m``: the pixels bilinearly, with
+    ``fill`` coming in from outside the frame; the regions by nearest neighbour, with ``region_fill``."""
+    h, w, c = image.shape
+    warped = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=(fill,) * 4)  # fmt: skip
+    warped_regions = cv2.warpAffine(regions.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=region_fill)  # fmt: skip
+    return warped.reshape(h, w, c), warped_regions
+
+
 class GeometryAugmentation(Mitigation):
     name = "geometry_augmentation"
     title = "Geometry augmentation"
@@ -48,10 +60,5 @@ class GeometryAugmentation(Mitigation):
         for i in range(n):
             m = random_affine((h, w), rng)
             image = np.asarray(data.images[i], np.float32)
-            fill = float(image.min())
-            warped = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                    borderValue=(fill,) * 4)  # fmt: skip
-            images[i] = warped.reshape(h, w, c)
-            regions[i] = cv2.warpAffine(data.regions[i].astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST,
-                                        borderMode=cv2.BORDER_CONSTANT, borderValue=background)  # fmt: skip
+            images[i], regions[i] = warp_with_regions(image, data.regions[i], m, float(image.min()), background)
         return TrainingSet(images, data.labels, regions, data.meta)

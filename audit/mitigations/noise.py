@@ -16,7 +16,7 @@ import numpy as np
 from audit.mitigations.base import Mitigation, TrainingSet
 from audit.regions import REGIONS
 
-__all__ = ["NoiseEqualization", "background_noise_sigma", "rayleigh"]
+__all__ = ["NoiseEqualization", "add_rician_noise", "background_noise_sigma", "rayleigh"]
 
 RAYLEIGH_MEDIAN = float(np.sqrt(2 * np.log(2)))
 """Median of a Rayleigh distribution of scale 1."""
@@ -38,6 +38,13 @@ def rayleigh(sigma: float, shape: tuple[int, ...], rng: np.random.Generator) -> 
     return (sigma * np.sqrt(-2 * np.log(rng.uniform(np.finfo(np.float32).tiny, 1.0, shape)))).astype(np.float32)
 
 
+def add_rician_noise(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """``image`` as a magnitude image with complex Gaussian noise of deviation ``sigma`` added:
+    sqrt((x + n1)^2 + n2^2)."""
+    n1, n2 = rng.normal(0, sigma, (2, *image.shape)).astype(np.float32)
+    return np.sqrt((image + n1) ** 2 + n2**2)
+
+
 class NoiseEqualization(Mitigation):
     name = "noise_equalization"
     title = "Noise equalization"
@@ -54,7 +61,5 @@ class NoiseEqualization(Mitigation):
         for i, sigma in enumerate(sigmas):
             if sigma is None or sigma >= target:
                 continue
-            s = np.sqrt(target**2 - sigma**2)
-            n1, n2 = rng.normal(0, s, (2, *images[i].shape)).astype(np.float32)
-            images[i] = np.sqrt((images[i] + n1) ** 2 + n2**2)
-        return TrainingSet(np.clip(images, 0, 1), data.labels, data.regions, data.meta)
+            images[i] = add_rician_noise(images[i], np.sqrt(target**2 - sigma**2), rng)
+        return TrainingSet(images, data.labels, data.regions, data.meta)

@@ -63,7 +63,7 @@ class IntensityStandardization(Mitigation):
             for i in range(len(images)):
                 noise = rayleigh(float(target_levels[i]), (int(background[i].sum()), images.shape[-1]), rng)
                 images[i][background[i]] = noise
-        return TrainingSet(np.clip(images, 0, 1), data.labels, data.regions, data.meta)
+        return TrainingSet(images, data.labels, data.regions, data.meta)
 
     def _targets(self, marks: np.ndarray, levels: list[float], n: int, rng: np.random.Generator):
         """Per image: the (5th, 95th) landmarks to map it onto, and its background's noise level."""
