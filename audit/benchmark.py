@@ -177,13 +177,18 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int, seed: int) ->
 
 
 def measure_reliance(cfg: Config, ds, model, strong_drop: float, resamples: int) -> dict:
-    """Accuracy with the shortcut tied as in training minus with it swapped, on the same test images."""
+    """Accuracy with the shortcut tied as in training minus with it swapped, on the same test images
+    (both after ``data.preprocess``, as the dataset's images are)."""
     from audit.data.synthetic import render_images
     from audit.model import adapt_channels, predict_proba
 
     test = ds.indices("test")
     y = ds.labels[test]
     swapped = render_images(cfg.data, np.random.default_rng([cfg.experiment.seed, 1]), test, swap_ties=True)
+    if cfg.data.preprocess:  # the model is (preprocessing, network): the swapped images go through both
+        from audit.mitigations import preprocess_images
+
+        swapped = preprocess_images(cfg.data.preprocess, swapped)[0]
 
     def correct(images):
         proba = predict_proba(model, adapt_channels(np.asarray(images, np.float32), model), cfg.cam.batch_size)

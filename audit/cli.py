@@ -164,13 +164,14 @@ def _mitigate(cfg, out: Path, name: str) -> None:
     import dataclasses
 
     from audit.compare import compare
+    from audit.mitigations import with_mitigation
     from audit.pipeline import run_pipeline
     from audit.progress import say
 
-    mitigated = dataclasses.replace(
-        cfg, experiment=dataclasses.replace(cfg.experiment, name=f"{cfg.experiment.name}-{name}"),
-        train=dataclasses.replace(cfg.train, mitigation=name),
-    )  # fmt: skip
+    renamed = dataclasses.replace(
+        cfg, experiment=dataclasses.replace(cfg.experiment, name=f"{cfg.experiment.name}-{name}")
+    )
+    mitigated = with_mitigation(renamed, name)
     folder = Path(out) / "mitigated" / name
     run_pipeline(mitigated, folder)
     say(f"[compare] {compare(out, folder)}")

@@ -70,7 +70,7 @@ def _maps_changed_most(a: Path, b: Path, k: int = 6) -> tuple[list[dict], str]:
     parts = [(_cached(f, "data"), _cached(f, "cam"), _cached(f, "regions")) for f in (a, b)]
     if any(p is None for run in parts for p in run):
         return [], "a run's cached maps are not in its folder"
-    (ds_a, cam_a, reg_a), (ds_b, cam_b, _) = [(d[1], c[1], r[1]) for d, c, r in parts]
+    (ds_a, cam_a, reg_a), (ds_b, cam_b, reg_b) = [(d[1], c[1], r[1]) for d, c, r in parts]
     ta, tb = ds_a.indices("test"), ds_b.indices("test")
     ids_a, ids_b = ds_a.meta["id"].iloc[ta].astype(str).to_numpy(), ds_b.meta["id"].iloc[tb].astype(str).to_numpy()
     if len(ids_a) != len(ids_b) or (ids_a != ids_b).any():
@@ -80,13 +80,13 @@ def _maps_changed_most(a: Path, b: Path, k: int = 6) -> tuple[list[dict], str]:
     order = np.argsort(-np.nan_to_num(moved, nan=-1), kind="stable")[:k]
     colormap = parts[0][0][0].report.colormap
     items = []
-    images = np.asarray(ds_a.images[ta])
+    # Each run's maps on the images it saw (an input mitigation changed them: data.preprocess).
+    runs = [(np.asarray(ds_a.images[ta]), cam_a, reg_a), (np.asarray(ds_b.images[tb]), cam_b, reg_b)]
     for i in order:
-        shape = images.shape[1:3]
         strips = []
-        for cams in (cam_a, cam_b):
-            up = upsample_map(np.asarray(cams.maps[i]), shape, cams.grid)
-            strips.append(data_uri(encode_image(panel_arrays(images[i], up, np.asarray(reg_a[i]), colormap)[2])))
+        for images, cams, regions in runs:
+            up = upsample_map(np.asarray(cams.maps[i]), images.shape[1:3], cams.grid)
+            strips.append(data_uri(encode_image(panel_arrays(images[i], up, np.asarray(regions[i]), colormap)[2])))
         items.append({
             "id": ids_a[i], "class": pa.loc[i, "class"], "a": strips[0], "b": strips[1],
             "off_a": float(pa.loc[i, "energy_off_target"]), "off_b": float(pb.loc[i, "energy_off_target"]),

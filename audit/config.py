@@ -127,6 +127,10 @@ class DataConfig:
     """Drop val/test images that are exact or near duplicates of a training image (leaks)."""
     duplicate_distance: int = 4
     """Largest Hamming distance between 64-bit perceptual hashes that counts as a near duplicate."""
+    preprocess: str = ""
+    """An input mitigation applied to every image as it is loaded, training and test alike
+    (:class:`audit.mitigations.InputMitigation`; ``--mitigate NAME`` sets it for one): the audited model
+    is the pair (preprocessing, network), so deploy the network behind it.  "" uses the images as they are."""
     synthetic: SyntheticConfig = SyntheticConfig()
     nifti: NiftiConfig = NiftiConfig()
     artifacts: Mapping[str, float] = field(default_factory=lambda: types.MappingProxyType({}))
@@ -331,7 +335,8 @@ class BenchmarkConfig:
 class MitigateConfig:
     run: tuple[str, ...] = ()
     """Mitigations to try after the audit (``--mitigate NAME`` adds one): each retrains the model
-    with ``train.mitigation = NAME`` into ``<out>/mitigated/NAME/`` and writes compare.html there."""
+    with ``train.mitigation = NAME`` (``data.preprocess = NAME`` for an input mitigation) into
+    ``<out>/mitigated/NAME/`` and writes compare.html there."""
 
 
 @dataclass(frozen=True)

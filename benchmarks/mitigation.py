@@ -24,7 +24,6 @@ settings are their defaults, fixed before the first run.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from audit.benchmark import SITE, Cell, cell_config, measure_reliance
     from audit.config import load_config
     from audit.io import write_text_atomic
-    from audit.mitigations import available_mitigations
+    from audit.mitigations import available_mitigations, with_mitigation
     from audit.pipeline import cached_outputs, run_pipeline
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                 cell = Cell(anatomy, "present", shortcut if shortcut != "site" else SITE, strength)
                 for mitigation in mitigations:
                     c = cell_config(cfg, cell, args.method)
-                    c = dataclasses.replace(c, train=dataclasses.replace(c.train, mitigation=mitigation))
+                    c = with_mitigation(c, mitigation)
                     folder = args.out / cell.name / (mitigation or "none")
                     t0 = time.perf_counter()
                     results = run_pipeline(c, folder, cache=args.out / "cache").results

@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import phantoms
 
-from audit.mitigations import TrainingSet, apply_mitigation, available_mitigations
+from audit.mitigations import InputMitigation, TrainingSet, apply_mitigation, available_mitigations
 from audit.regions import REGIONS
 
 BRAIN, TUMOR, BACKGROUND, ARTIFACT = (REGIONS.index(r) for r in ("brain", "tumor", "background", "artifact"))
@@ -29,9 +30,10 @@ def square_heads(n: int = 8, size: int = 20) -> TrainingSet:
 
 def test_the_built_ins_are_registered():
     assert sorted(available_mitigations()) == [
-        "background_randomization", "background_swap", "corner_erasing", "field_of_view_mixing",
-        "field_of_view_normalization", "geometry_augmentation", "intensity_augmentation", "intensity_mixing",
-        "intensity_standardization", "noise_equalization", "site_rebalancing"]  # fmt: skip
+        "background_randomization", "background_swap", "brain_crop", "brain_normalization", "corner_erasing",
+        "field_of_view_mixing", "field_of_view_normalization", "geometry_augmentation", "input_standardization",
+        "intensity_augmentation", "intensity_mixing", "intensity_standardization", "noise_equalization",
+        "site_rebalancing"]  # fmt: skip
     with pytest.raises(ValueError, match="unknown mitigation 'nope'; available: background_randomization"):
         apply_mitigation("nope", square_heads(), np.random.default_rng(0))
 
@@ -49,7 +51,11 @@ def test_background_randomization_never_touches_brain_pixels_and_erases_the_mark
     np.testing.assert_array_equal(out.images, again.images)  # seeded
 
 
-@pytest.mark.parametrize("name", sorted(set(available_mitigations()) - {"site_rebalancing"}))
+TRAINING = sorted(n for n, cls in available_mitigations().items() if not issubclass(cls, InputMitigation))
+AT_INPUT = sorted(n for n, cls in available_mitigations().items() if issubclass(cls, InputMitigation))
+
+
+@pytest.mark.parametrize("name", sorted(set(TRAINING) - {"site_rebalancing"}))
 def test_pixel_mitigations_are_seeded_and_blind_to_the_class(name):
     # The same images with the labels flipped get the same pixels: nothing is drawn by class.
     data = square_heads(n=10)
@@ -300,7 +306,8 @@ def test_mitigate_retrains_audits_and_compares_with_the_base_run(tmp_path):
 
     out = tmp_path / "run"
     args = ["experiments/quick.toml", "--out", str(out), "--set", "train.epochs=2", "--set", "scores.bootstrap=50",
-            "--set", 'checks.run=["artifact_reliance"]', "--mitigate", "corner_erasing"]  # fmt: skip
+            "--set", 'checks.run=["artifact_reliance"]', "--mitigate", "corner_erasing",
+            "--mitigate", "brain_crop"]  # fmt: skip
     assert cli.main(args) == 0
     page = (out / "mitigated" / "corner_erasing" / "compare.html").read_text()
     assert "corner_erasing" in page and "accuracy with every shortcut tie swapped" in page
@@ -314,6 +321,15 @@ def test_mitigate_retrains_audits_and_compares_with_the_base_run(tmp_path):
     )
     assert mitigated["stage_status"]["train"] == "computed"
 
+    # an input mitigation: every image (test included) preprocessed, and the counterfactual set too
+    at_input = json.loads((out / "mitigated" / "brain_crop" / "results.json").read_text())
+    assert at_input["config"]["data"]["preprocess"] == "brain_crop" and at_input["config"]["train"]["mitigation"] == ""
+    page = (out / "mitigated" / "brain_crop" / "compare.html").read_text()
+    assert "<td>input preprocessing</td><td>none</td><td>brain_crop</td>" in page and "Not shown" not in page
+    assert "accuracy with every shortcut tie swapped" in page
+    report = (out / "mitigated" / "brain_crop" / "report.html").read_text()
+    assert "went through the input mitigation <code>brain_crop</code> before the model" in report
+
     # compare on two saved runs, one of them copied without its cache
     import shutil
 
@@ -324,3 +340,132 @@ def test_mitigate_retrains_audits_and_compares_with_the_base_run(tmp_path):
     assert "Not shown: a run&#39;s cached maps are not in its folder" in page
     assert "the run&#39;s cached data or model is not in its folder" in page
     assert cli.main(["compare", str(tmp_path / "nothing"), str(out)]) == 2
+
+
+# --- input mitigations (data.preprocess): in front of the model, on every image -----------------------
+
+
+@pytest.fixture(scope="module")
+def heads():
+    """Six clean 64-px T1c phantoms (no artifact), the benchmark's size."""
+    from audit.data.synthetic import generate_dataset
+
+    cfg = phantoms(n_images=6, image_size=64, contrasts=("t1c",), min_tumor_area=12)
+    return generate_dataset(cfg, np.random.default_rng(11), workers=1)
+
+
+def test_input_mitigations_read_each_image_alone_and_have_no_training_only_form(heads):
+    from audit.mitigations import mitigation_class, preprocess_images
+
+    assert AT_INPUT == ["brain_crop", "brain_normalization", "input_standardization"]
+    for name in AT_INPUT:
+        out, moves = preprocess_images(name, heads.images)
+        reverse, _ = preprocess_images(name, heads.images[::-1])
+        np.testing.assert_array_equal(out, reverse[::-1])  # no state across images, no random draw
+        one = mitigation_class(name, at_input=True)().transform(np.asarray(heads.images[2]))[0]
+        np.testing.assert_allclose(out[2], np.clip(one, 0, 1))
+        assert out.dtype == np.float32 and out.shape == heads.images.shape and 0 <= out.min() and out.max() <= 1
+        assert (name == "input_standardization") == all(m is None for m in moves)  # only the crops move pixels
+        with pytest.raises(ValueError, match=f"train.mitigation: '{name}' changes the model's input, training and "
+                                             f"test alike: set data.preprocess = '{name}'"):  # fmt: skip
+            apply_mitigation(name, square_heads(), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="data.preprocess: 'corner_erasing' changes the training images only"):
+        preprocess_images("corner_erasing", heads.images)
+
+
+@pytest.fixture
+def exact(monkeypatch):
+    """The input normalization without the crop's smoothing: its other steps are exact maps."""
+    from audit.mitigations import at_input
+
+    monkeypatch.setattr(at_input, "SMOOTH_SIGMA", 1e-3)  # a 1-pixel kernel
+    return at_input
+
+
+def test_input_standardization_undoes_a_scanners_gain_and_offset_and_strips_the_skull(heads):
+    from audit.mitigations import at_input
+    from audit.mitigations.standardize import brain_landmarks
+    from audit.regions import brain_tissue_mask, estimate_regions
+
+    for image in np.asarray(heads.images):
+        base = 0.8 * image  # room above for the gain: nothing clips
+        scanned = 1.2 * base + 0.03
+        (a, m), (b, _) = at_input.normalize_input(base, True, False), at_input.normalize_input(scanned, True, False)
+        brain = brain_tissue_mask(estimate_regions(base))
+        assert m is None and (a[~brain] == 0).all()  # skull, scalp, background: nothing left
+        assert np.median(np.abs(a - b)) < 1e-3 and np.mean(np.abs(a - b)[brain]) < 0.01
+        assert np.mean(np.abs(base - scanned)[brain]) > 0.1  # ... where the raw images differ by far more
+        lo, hi = brain_landmarks(a, brain)
+        assert lo == pytest.approx(at_input.LANDMARKS[0], abs=0.01) and hi == pytest.approx(
+            at_input.LANDMARKS[1], abs=0.01
+        )
+
+
+def test_brain_crop_gives_every_brain_one_box_in_the_middle(heads, exact):
+    from audit.data.labels import LABELS
+    from audit.mitigations import preprocess_dataset
+    from audit.mitigations.field_of_view import head_box
+
+    size = heads.images.shape[1]
+    width = round(exact.CROP_FILL * size)
+    start = (size - width) // 2
+    image = np.asarray(heads.images[0])
+    small = cv2.warpAffine(image, np.array([[0.75, 0, 10.0], [0, 0.7, 4.0]]), (size, size)).reshape(image.shape)
+    crops = [exact.normalize_input(x, False, True)[0] for x in (image, small)]
+    for crop in crops:  # everything off the target box is 0: skull, scalp, background
+        inside = np.zeros((size, size), bool)
+        inside[start : start + width, start : start + width] = True
+        assert (crop[~inside] == 0).all() and (crop[inside] > 0).mean() > 0.85
+    assert np.mean(np.abs(crops[0] - crops[1])) < 0.05  # one brain, two fields of view: nearly one input
+    assert np.mean(np.abs(image - small)) > 0.15
+
+    out = preprocess_dataset("brain_crop", heads)  # the ground truth moved with the pixels
+    brain = np.isin(out.label_maps, [LABELS[k] for k in ("csf", "grey_matter", "white_matter", "tumor_core",
+                                                        "enhancing_tumor", "edema")])  # fmt: skip
+    for i in range(len(out.images)):
+        cx, cy, w, h = head_box(brain[i])
+        assert abs(cx - (size - 1) / 2) <= 3.5 and abs(cy - (size - 1) / 2) <= 3.5
+        assert abs(w - width) <= 5 and abs(h - width) <= 5  # the estimate's brain lies ~2 px inside the true one
+    assert out.labels.tolist() == heads.labels.tolist() and out.meta.equals(heads.meta)
+
+
+def test_an_input_mitigation_goes_where_its_kind_goes():
+    from audit.config import Config, apply_overrides
+    from audit.mitigations import with_mitigation
+    from audit.pipeline import validate_run
+
+    cfg = Config()
+    assert with_mitigation(cfg, "brain_crop").data.preprocess == "brain_crop"
+    assert with_mitigation(cfg, "brain_crop").train.mitigation == ""
+    assert with_mitigation(cfg, "corner_erasing").train.mitigation == "corner_erasing"
+    assert with_mitigation(cfg, "") is cfg
+    with pytest.raises(ValueError, match="mitigation: unknown mitigation 'sticker'"):
+        with_mitigation(cfg, "sticker")
+    with pytest.raises(ValueError, match="train.mitigation: 'brain_crop' changes the model's input"):
+        validate_run(apply_overrides(cfg, ['train.mitigation="brain_crop"']))
+    with pytest.raises(ValueError, match="data.preprocess: 'noise_equalization' changes the training images only"):
+        validate_run(apply_overrides(cfg, ['data.preprocess="noise_equalization"']))
+    with pytest.raises(ValueError, match="data.preprocess: unknown mitigation 'sticker'"):
+        validate_run(apply_overrides(cfg, ['data.preprocess="sticker"']))
+
+
+def test_counterfactual_checks_of_an_input_mitigated_run_change_the_raw_pixels():
+    import dataclasses
+
+    from audit.config import Config, apply_overrides
+    from audit.mitigations import Preprocessed, preprocess_images
+    from audit.model import build_model
+    from audit.pipeline.stages import _raw_pipeline, stage_data
+
+    cfg = apply_overrides(Config(), ["data.image_size=64", "data.synthetic.n_images=24", "data.min_tumor_area=12",
+                                     'data.preprocess="brain_crop"', "data.artifacts.marker=1.0"])  # fmt: skip
+    network = build_model("seed_cnn", (64, 64, 1), 2, 4, 8)
+    images, regions, model = _raw_pipeline(cfg, network)
+    plain = stage_data(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, preprocess="")))
+    seen = stage_data(cfg)
+    te = plain.indices("test")
+    np.testing.assert_array_equal(images, plain.images[te])  # the raw test images, marker and all
+    assert (regions == REGIONS.index("artifact")).any()  # ... with their own regions (the marker is there)
+    assert isinstance(model, Preprocessed) and model.output_shape == network.output_shape
+    np.testing.assert_array_equal(preprocess_images("brain_crop", images)[0], seen.images[seen.indices("test")])
+    np.testing.assert_allclose(model.predict_on_batch(images), network.predict_on_batch(seen.images[te]), atol=1e-6)

@@ -2,7 +2,7 @@
 built-in checks, one module per family, declared as entry points in ``pyproject.toml``."""
 
 from audit.checks.base import NEEDS, STATUSES, Check, CheckContext, CheckResult
-from audit.checks.registry import ENTRY_POINT_GROUP, available_checks, run_check, validate_params
+from audit.checks.registry import ENTRY_POINT_GROUP, available_checks, declared_evidence, run_check, validate_params
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -12,6 +12,7 @@ __all__ = [
     "CheckContext",
     "CheckResult",
     "available_checks",
+    "declared_evidence",
     "run_check",
     "validate_params",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 
 from audit.checks.base import EVIDENCE_LINES, NEEDS, Check, CheckContext, CheckResult, unmet_needs
 
-__all__ = ["ENTRY_POINT_GROUP", "available_checks", "run_check", "validate_params"]
+__all__ = ["ENTRY_POINT_GROUP", "available_checks", "declared_evidence", "run_check", "validate_params"]
 
 ENTRY_POINT_GROUP = "brain_audit.checks"
 _OWN_MODULES = "audit.checks."
@@ -101,6 +101,14 @@ def validate_params(cls: type[Check], given: Mapping[str, Any]) -> dict[str, Any
     return params
 
 
+def declared_evidence(cls: type[Check]) -> str:
+    """The evidence line check ``cls`` feeds (:data:`EVIDENCE_LINES`; a 0.5 plugin's ``weighs_on_verdict``
+    counts as ``model_behaviour``)."""
+    if cls.evidence in EVIDENCE_LINES and cls.evidence != "other":
+        return cls.evidence
+    return "model_behaviour" if getattr(cls, "weighs_on_verdict", False) else "other"
+
+
 def run_check(cls: type[Check], ctx: CheckContext) -> CheckResult:
     """Run one check; an exception becomes an ``error`` result with its traceback.  The result
     takes its name from the check (``cls.name``) and, unless it says otherwise, its evidence line."""
@@ -117,8 +125,6 @@ def run_check(cls: type[Check], ctx: CheckContext) -> CheckResult:
         result = CheckResult(status="error", headline=f"{type(exc).__name__}: {exc}", details=traceback.format_exc())
     result.name = cls.name
     if result.evidence == "other":
-        result.evidence = cls.evidence if cls.evidence in EVIDENCE_LINES else "other"
-        if result.evidence == "other" and getattr(cls, "weighs_on_verdict", False):  # the 0.5 plugin contract
-            result.evidence = "model_behaviour"
+        result.evidence = declared_evidence(cls)
     result.seconds = time.perf_counter() - t0
     return result

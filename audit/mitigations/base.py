@@ -1,5 +1,6 @@
-"""The mitigation contract: a class that turns the training images (with their labels, region maps
-and metadata) into the images the model is trained on instead."""
+"""The mitigation contracts: a :class:`Mitigation` turns the training images (with their labels, region
+maps and metadata) into the images the model is trained on instead; an :class:`InputMitigation` is a
+change in front of the model, applied to every image it sees, training and test alike."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-__all__ = ["Mitigation", "TrainingSet"]
+__all__ = ["InputMitigation", "Mitigation", "TrainingSet"]
 
 
 @dataclass(frozen=True)
@@ -42,4 +43,21 @@ class Mitigation:
     targets: ClassVar[str] = ""
 
     def apply(self, data: TrainingSet, rng: np.random.Generator) -> TrainingSet:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class InputMitigation(Mitigation):
+    """Base class of a mitigation in front of the model (``data.preprocess = "<name>"``; ``--mitigate NAME``
+    sets it).
+
+    :meth:`transform` maps one image to the image the model sees, from its pixels alone (no label,
+    region map or random draw, so a deployment can run it on an image nobody has labelled), and
+    returns the (2, 3) affine it moved the pixels by, or None where it moved none.  It is applied to
+    every image of the dataset (training, validation and test) as it is loaded, and to every image
+    the benchmark renders for the model (the counterfactual test set), so the audited model is the
+    pair (transform, network): the network must be deployed behind the same transform.  It has no
+    :meth:`apply`: it never changes the training images alone.
+    """
+
+    def transform(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:  # pragma: no cover - abstract
         raise NotImplementedError

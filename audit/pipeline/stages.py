@@ -41,7 +41,7 @@ __all__ = ["STAGES", "STAGE_ORDER", "StageSpec", "needed_stages", "validate_run"
 
 
 def stage_data(cfg: Config) -> Dataset:
-    """Build (or read) the dataset and its train/val/test split."""
+    """Build (or read) the dataset and its train/val/test split, after ``data.preprocess``."""
     from audit.data.duplicates import check_duplicates
 
     rng = np.random.default_rng([cfg.experiment.seed, 1])
@@ -51,7 +51,13 @@ def stage_data(cfg: Config) -> Dataset:
         ds = generate_dataset(cfg.data, rng, show_progress=True)
     else:
         ds = _load_real(cfg.data, rng)
-    return check_duplicates(ds, cfg.data.duplicate_distance, cfg.data.drop_duplicates)
+    ds = check_duplicates(ds, cfg.data.duplicate_distance, cfg.data.drop_duplicates)
+    if cfg.data.preprocess:
+        from audit.mitigations import preprocess_dataset
+
+        say(f"[data] preprocessing {len(ds.images)} images with {cfg.data.preprocess}")
+        ds = preprocess_dataset(cfg.data.preprocess, ds)
+    return ds
 
 
 def _load_real(data, rng: np.random.Generator) -> Dataset:
@@ -309,7 +315,7 @@ def stage_scores(cfg: Config, ds: Dataset, preds: Predictions, cams, regions: np
 def stage_checks(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions, cams, regions, scores: Scores) -> list:
     """Run the configured checks; a failing plugin becomes an ``error`` result."""
     from audit.cam.core import CamEngine
-    from audit.checks import CheckContext, available_checks, run_check, validate_params
+    from audit.checks import CheckContext, available_checks, declared_evidence, run_check, validate_params
     from audit.model import adapt_channels
 
     checks = available_checks(cfg.checks.plugins)
@@ -319,14 +325,19 @@ def stage_checks(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions,
     engine = CamEngine(trained.model, cfg.cam.layer)
     te = ds.indices("test")
     retrain = None if cfg.model.path else functools.partial(_retrain, cfg, ds)
+    network = (adapt_channels(ds.images[te], trained.model), regions, trained.model)
+    raw = _raw_pipeline(cfg, trained.model) if cfg.data.preprocess else None
     for i, name in enumerate(cfg.checks.run):
         cls = checks[name]
+        # Behind an input mitigation, a counterfactual changes the raw pixels and goes through the preprocessing.
+        behaviour = raw is not None and declared_evidence(cls) == "model_behaviour"
+        images, check_regions, model = raw if behaviour else network
         ctx = CheckContext(
-            images=adapt_channels(ds.images[te], trained.model),
+            images=images,
             labels=ds.labels[te],
-            regions=regions,
+            regions=check_regions,
             class_names=ds.class_names,
-            model=trained.model,
+            model=model,
             proba=preds.proba,
             cams=cams,
             cam_engine=engine,
@@ -341,6 +352,19 @@ def stage_checks(cfg: Config, ds: Dataset, trained: Trained, preds: Predictions,
         say(f"  check {name}: {result.status} ({result.seconds:.1f} s) {result.headline}")
         results.append(result)
     return results
+
+
+def _raw_pipeline(cfg: Config, network) -> tuple[np.ndarray, np.ndarray, object]:
+    """(test images before ``data.preprocess``, their region maps, the network behind the preprocessing):
+    what the counterfactual checks of an input-mitigated run see (:class:`audit.mitigations.Preprocessed`)."""
+    import dataclasses
+
+    from audit.mitigations import Preprocessed
+    from audit.model import adapt_channels
+
+    raw = stage_data(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, preprocess="")))
+    te = raw.indices("test")
+    return adapt_channels(raw.images[te], network), region_maps(raw, te), Preprocessed(network, cfg.data.preprocess)
 
 
 def _retrain(cfg: Config, ds: Dataset, seed: int, permute_labels: bool = False):
@@ -365,10 +389,13 @@ def validate_run(cfg: Config) -> None:
     check_names(cfg.cam.panel, "cam.panel")
     if cfg.train.mitigation and cfg.model.path:
         raise ValueError("train.mitigation retrains the model, but model.path loads one: set one of them")
-    if cfg.train.mitigation:
+    if cfg.train.mitigation or cfg.data.preprocess:
         from audit.mitigations import mitigation_class
 
-        mitigation_class(cfg.train.mitigation)
+        if cfg.train.mitigation:
+            mitigation_class(cfg.train.mitigation)
+        if cfg.data.preprocess:
+            mitigation_class(cfg.data.preprocess, at_input=True)
     if cfg.report.mlflow:
         from audit.tracking import check_available
 

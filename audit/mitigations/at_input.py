@@ -1,0 +1,115 @@
+"""Input mitigations: one normalization in front of the model, from each image's pixels alone,
+applied to training and test images alike (``data.preprocess``; :class:`audit.mitigations.InputMitigation`).
+
+A training-only mitigation takes a nuisance's class correlation out of the training images, but the
+model then has seen one brightness or one head size, and a test image of another still moves its
+decision (measured in 0.9.0 on MNI152 phantoms at p = 1, drop with the shortcut swapped:
+intensity 0.41-0.73, zoom 0.61-0.74, padding 0.45).  Normalizing every input instead leaves nothing
+of the nuisance for the model to read at test time either.  The steps, on the regions estimated from
+the pixels (:func:`audit.regions.estimate_regions`; no ground truth at test time, so a tumor counts as
+brain):
+
+1. **skull-strip**: everything outside the estimated brain tissue is set to 0 (skull, scalp,
+   background, letterbox bars, burned-in text, frames);
+2. **intensity** (``standardize``): the brain's 5th and 95th percentiles mapped onto
+   :data:`LANDMARKS` by one affine map;
+3. **crop** (``crop``): the brain's box resampled through a grid of :data:`CROP_GRID` x the frame
+   (area averaging), scaled along each axis to :data:`CROP_FILL` of the frame and centred, then
+   smoothed by a Gaussian of :data:`SMOOTH_SIGMA` pixels, so every brain has one size, place,
+   number of samples across it and grain.
+
+What the acquisition destroyed stays destroyed: a saturated tumor, anatomy a tight field of view cut
+off (a brain cut by the frame is still cut after the crop).  The brain's proportions are lost (each
+axis is scaled on its own), as a real pipeline's crop-and-resize loses them, and the estimate's brain
+stops a few pixels inside the true one (cortex, or a tumor at the brain's edge, may be cut).
+
+Versions measured on the development cells (MNI152, p = 1) before this one, in docs/mitigations.md:
+skull-strip replaced "zero outside the head" (the clipped scalp of a windowed scan stayed a cue);
+a noise level added to every input and a display window were dropped (site and zoom did not
+improve, accuracy fell)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from audit.mitigations.base import InputMitigation
+from audit.mitigations.field_of_view import head_box, normalizing_affine
+from audit.mitigations.standardize import brain_landmarks
+from audit.regions import brain_tissue_mask, estimate_regions
+
+__all__ = ["BrainCrop", "BrainNormalization", "InputStandardization", "normalize_input"]
+
+LANDMARKS = (0.2, 0.7)
+"""Where the brain's 5th and 95th percentiles go: near an untouched T1 phantom brain's (about 0.18 and
+0.68), so little is clipped."""
+CROP_FILL = 0.9
+"""The share of each side of the frame the brain's box spans after the crop (a 5% margin each side)."""
+CROP_GRID = 0.5
+"""The grid (fraction of the frame's side) every cropped brain is resampled through: coarser than a
+brain's own extent in the benchmark's heads (about 0.6 of the side), so each keeps this many samples."""
+SMOOTH_SIGMA = 1.0
+"""The Gaussian smoothing after the crop, in pixels: a brain scaled up has a coarser grain than one scaled down."""
+
+
+def normalize_input(image: np.ndarray, standardize: bool, crop: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """``image`` (H, W, C) after the steps of this module (2 with ``standardize``, 3 with ``crop``), and
+    the (2, 3) affine that moved its pixels (None without ``crop``); all 0 where no brain is found."""
+    image = np.asarray(image, np.float32)
+    h, w, c = image.shape
+    brain = brain_tissue_mask(estimate_regions(image))
+    box = head_box(brain)
+    if box is None:
+        return np.zeros_like(image), None  # no brain: nothing the model should read
+    out = image
+    marks = brain_landmarks(image, brain) if standardize else None
+    if marks is not None:
+        (lo, hi), (target_lo, target_hi) = marks, LANDMARKS
+        out = (image - lo) * ((target_hi - target_lo) / (hi - lo)) + target_lo
+    out = np.where(brain[..., None], out, 0.0).astype(np.float32)
+    if not crop:
+        return out, None
+    rows, cols = np.flatnonzero(brain.any(axis=1)), np.flatnonzero(brain.any(axis=0))
+    grid = (max(1, round(CROP_GRID * w)), max(1, round(CROP_GRID * h)))
+    coarse = cv2.resize(out[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], grid, interpolation=cv2.INTER_AREA)
+    tw, th = round(CROP_FILL * w), round(CROP_FILL * h)
+    x0, y0 = (w - tw) // 2, (h - th) // 2
+    cropped = np.zeros((h, w, c), np.float32)
+    cropped[y0 : y0 + th, x0 : x0 + tw] = cv2.resize(coarse, (tw, th), interpolation=cv2.INTER_LINEAR).reshape(
+        th, tw, c
+    )
+    smoothed = cv2.GaussianBlur(cropped, (0, 0), SMOOTH_SIGMA).reshape(h, w, c)
+    return smoothed, normalizing_affine(box, (x0 + (tw - 1) / 2, y0 + (th - 1) / 2, tw, th))
+
+
+class InputStandardization(InputMitigation):
+    """Skull-strip and intensity map (steps 1 and 2), no crop."""
+
+    name = "input_standardization"
+    title = "Intensity standardization (at input)"
+    targets = "acquisition shortcuts in brightness and outside the brain: windowing, gain and offset, background"
+
+    def transform(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return normalize_input(image, standardize=True, crop=False)
+
+
+class BrainCrop(InputMitigation):
+    """Skull-strip and crop (steps 1 and 3), no intensity map."""
+
+    name = "brain_crop"
+    title = "Skull-strip and brain crop (at input)"
+    targets = "shortcuts in the head's size, shape and position, and outside the brain: zoom, padding, field of view"
+
+    def transform(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return normalize_input(image, standardize=False, crop=True)
+
+
+class BrainNormalization(InputMitigation):
+    """Every step: against shortcuts that mix geometry and brightness, as a scanner or site does."""
+
+    name = "brain_normalization"
+    title = "Skull-strip, brain crop and intensity standardization (at input)"
+    targets = "shortcuts of a scanner or site: field of view, gain, windowing, background, burned-in text"
+
+    def transform(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return normalize_input(image, standardize=True, crop=True)
