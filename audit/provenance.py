@@ -53,6 +53,7 @@ def compute_info() -> dict:
 
 
 def versions() -> dict[str, str | None]:
+    import cv2
     import keras
     import tensorflow as tf
 
@@ -61,6 +62,7 @@ def versions() -> dict[str, str | None]:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
+        "opencv": cv2.__version__,
         "package": audit.__version__,
         "git_commit": _git_commit(),
     }

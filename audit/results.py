@@ -186,6 +186,7 @@ SCHEMA: dict = {
         "tensorflow": Field(str, "TensorFlow version"),
         "keras": Field(str, "Keras version"),
         "numpy": Field(str, "NumPy version"),
+        "opencv": Field(str, "OpenCV version (it draws the phantoms' text and resamples them)"),
         "package": Field(str, "brain-audit version"),
         "git_commit": Field((str, _none), "the commit of the checkout that ran, null outside git"),
     },
