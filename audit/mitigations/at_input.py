@@ -30,6 +30,8 @@ improve, accuracy fell)."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import cv2
 import numpy as np
 
@@ -82,34 +84,39 @@ def normalize_input(image: np.ndarray, standardize: bool, crop: bool) -> tuple[n
     return smoothed, normalizing_affine(box, (x0 + (tw - 1) / 2, y0 + (th - 1) / 2, tw, th))
 
 
-class InputStandardization(InputMitigation):
+class _BrainInput(InputMitigation):
+    """The steps of this module, with the intensity map (``standardize``) and the crop (``crop``) on or off."""
+
+    standardize: ClassVar[bool] = False
+    crop: ClassVar[bool] = False
+
+    def transform(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return normalize_input(image, standardize=self.standardize, crop=self.crop)
+
+
+class InputStandardization(_BrainInput):
     """Skull-strip and intensity map (steps 1 and 2), no crop."""
 
     name = "input_standardization"
     title = "Intensity standardization (at input)"
     targets = "acquisition shortcuts in brightness and outside the brain: windowing, gain and offset, background"
-
-    def transform(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        return normalize_input(image, standardize=True, crop=False)
+    standardize = True
 
 
-class BrainCrop(InputMitigation):
+class BrainCrop(_BrainInput):
     """Skull-strip and crop (steps 1 and 3), no intensity map."""
 
     name = "brain_crop"
     title = "Skull-strip and brain crop (at input)"
     targets = "shortcuts in the head's size, shape and position, and outside the brain: zoom, padding, field of view"
-
-    def transform(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        return normalize_input(image, standardize=False, crop=True)
+    crop = True
 
 
-class BrainNormalization(InputMitigation):
+class BrainNormalization(_BrainInput):
     """Every step: against shortcuts that mix geometry and brightness, as a scanner or site does."""
 
     name = "brain_normalization"
     title = "Skull-strip, brain crop and intensity standardization (at input)"
     targets = "shortcuts of a scanner or site: field of view, gain, windowing, background, burned-in text"
-
-    def transform(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        return normalize_input(image, standardize=True, crop=True)
+    standardize = True
+    crop = True

@@ -389,13 +389,12 @@ def validate_run(cfg: Config) -> None:
     check_names(cfg.cam.panel, "cam.panel")
     if cfg.train.mitigation and cfg.model.path:
         raise ValueError("train.mitigation retrains the model, but model.path loads one: set one of them")
-    if cfg.train.mitigation or cfg.data.preprocess:
-        from audit.mitigations import mitigation_class
+    from audit.mitigations import mitigation_class
 
-        if cfg.train.mitigation:
-            mitigation_class(cfg.train.mitigation)
-        if cfg.data.preprocess:
-            mitigation_class(cfg.data.preprocess, at_input=True)
+    if cfg.train.mitigation:
+        mitigation_class(cfg.train.mitigation)
+    if cfg.data.preprocess:
+        mitigation_class(cfg.data.preprocess, at_input=True)
     if cfg.report.mlflow:
         from audit.tracking import check_available
 
