@@ -43,6 +43,7 @@ __all__ = [
     "summarize_findings",
     "tolerance_zone",
     "weak_maps",
+    "wilson_interval",
 ]
 
 OFF_TARGET: tuple[str, ...] = ("skull_band", "background", "padding", "artifact")
@@ -273,6 +274,26 @@ def bootstrap_ci(
     stats = statistic(samples)
     alpha = (1 - level) / 2
     return estimate, float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
+
+
+def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``successes / n`` (Wilson 1927; recommended for small n and
+    proportions near 0 or 1 by Brown, Cai & DasGupta 2001).
+
+    With ``p = successes / n`` and ``z`` the normal quantile of ``(1 + level) / 2``:
+    ``(p + z^2 / 2n +- z sqrt(p (1 - p) / n + z^2 / 4n^2)) / (1 + z^2 / n)``.  (NaN, NaN) for n = 0.
+    """
+    from scipy.stats import norm
+
+    if n <= 0:
+        return float("nan"), float("nan")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must lie in [0, n], got {successes} of {n}")
+    p, z = successes / n, float(norm.ppf((1 + level) / 2))
+    centre = p + z * z / (2 * n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    scale = 1 + z * z / n
+    return float(max(0.0, (centre - half) / scale)), float(min(1.0, (centre + half) / scale))
 
 
 def _summary(df: pd.DataFrame, rng: np.random.Generator, n_boot: int) -> dict:

@@ -19,6 +19,7 @@ from audit.scores import (
     summarize_attention,
     tolerance_zone,
     tumor_scores,
+    wilson_interval,
 )
 
 BRAIN, TUMOR, SKULL, BG, PAD, ART = range(6)
@@ -106,6 +107,32 @@ def test_bootstrap_ci_of_constant_and_of_empty():
     assert all(math.isnan(v) for v in bootstrap_ci(np.array([np.nan]), rng))
     est, lo, hi = bootstrap_ci(np.r_[np.zeros(50), np.ones(50)], rng, n_boot=2000)
     assert est == 0.5 and 0.38 < lo < 0.5 < hi < 0.62
+
+
+def test_wilson_interval_known_answers():
+    z2 = 1.959963984540054**2
+    # k = 0: low 0, high z^2 / (n + z^2); k = n: low n / (n + z^2), high 1 (Brown, Cai & DasGupta 2001, eq. 4)
+    assert wilson_interval(0, 10) == pytest.approx((0.0, z2 / (10 + z2)))
+    assert wilson_interval(10, 10) == pytest.approx((10 / (10 + z2), 1.0))
+    low, high = wilson_interval(22, 180)  # the flip count of the issue-21 false alarm: 12%, 8.2-17.8%
+    assert (low, high) == pytest.approx((0.0821, 0.1781), abs=1e-4)
+    assert wilson_interval(158, 180) == pytest.approx((1 - high, 1 - low))  # symmetric in k <-> n - k
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+    with pytest.raises(ValueError, match="successes"):
+        wilson_interval(11, 10)
+
+
+def test_flip_status_fails_only_beyond_the_interval():
+    from audit.checks.flips import flip_status
+
+    def flips(k, n=180):
+        return np.arange(n) < k
+
+    assert flip_status(flips(40), 0.1)[0] == "fail"  # 22%, interval from 17%
+    assert flip_status(flips(22), 0.1)[0] == "warn"  # 12%, interval from 8%
+    assert flip_status(flips(12), 0.1)[0] == "warn"  # 7%: above half the tolerance
+    assert flip_status(flips(5), 0.1)[0] == "pass"
+    assert flip_status(flips(0), 0.1)[:2] == ("pass", 0.0)
 
 
 def test_bootstrap_is_seeded():

@@ -16,8 +16,9 @@ anatomy unchanged: on pixels above 0.02, ``x' = (x - m_x) Q_c'/Q_c + m_x + (M_c'
 image's own head median), and, when ``S_c' > S_c``, Rician noise of ``sqrt(S_c'^2 - S_c^2)`` is added
 over the whole image, ``x' = sqrt((x + n1)^2 + n2^2)`` (noise can be added, not removed).  When the
 classes share their acquisition (the statistics agree), x' is x up to small shifts and a model
-that reads anatomy keeps its decisions; one that reads the scanner follows it.  Fails when more
-than ``max_flip_rate`` of the predictions flip; warns from half of that.
+that reads anatomy keeps its decisions; one that reads the scanner follows it.  Fails when the flip
+rate's 95% Wilson interval lies wholly above ``max_flip_rate``; warns when the rate exceeds half of
+it (:func:`audit.checks.flips.flip_status`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult, Transfer
+from audit.checks.flips import flip_status
 from audit.regions import HEAD, REGIONS
 
 __all__ = ["AcquisitionTransfer", "acquisition_statistics", "transfer_acquisition"]
@@ -104,19 +106,18 @@ class AcquisitionTransfer(Check):
                 "shift": round(float(shift), 4), "images": int(np.sum(y == c)),
                 "flip rate": float(flips[y == c].mean()),
             })  # fmt: skip
-        rate = float(flips.mean())
-        metrics = {"flip_rate": rate, **accuracy}
+        status, rate, low, high = flip_status(flips, p["max_flip_rate"])
+        metrics = {"flip_rate": rate, "flip_rate_ci_low": low, "flip_rate_ci_high": high, **accuracy}
         worst = max(rows, key=lambda r: r["flip rate"])
-        if rate > p["max_flip_rate"]:
-            status = "fail"
-        elif rate > p["max_flip_rate"] / 2:
-            status = "warn"
-        else:
-            status = "pass"
         headline = (
-            f"{100 * rate:.0f}% of predictions flip when each class gets the next class's intensity windowing and "
+            f"{100 * rate:.0f}% (95% CI {100 * low:.0f}-{100 * high:.0f}%) of predictions flip when each class "
+            "gets the next class's intensity windowing and "
             f"noise level (most: {worst['class']} images, {100 * worst['flip rate']:.0f}%); "
-            + ("the decisions follow the acquisition." if status == "fail" else "the decisions hold.")
+            + {
+                "fail": "the decisions follow the acquisition.",
+                "warn": f"more than half the tolerated {100 * p['max_flip_rate']:.0f}%.",
+                "pass": "the decisions hold.",
+            }[status]
         )
         return CheckResult(
             self.name, status, headline, metrics=metrics, tables={"acquisition per class": pd.DataFrame(rows)}

@@ -9,9 +9,9 @@ Two counterfactual test sets are built from the region masks:
   padding and artifacts.
 
 A model that reads anatomy keeps its predictions on the first and falls to chance on the
-second.  The check fails when predictions flip on the first (flip rate above
-``max_flip_rate``) or the model still beats chance clearly on the second (balanced accuracy
-at least ``1/K + chance_margin``).
+second.  The check fails when predictions flip on the first (the flip rate's 95% Wilson
+interval wholly above ``max_flip_rate``: :func:`audit.checks.flips.flip_status`) or the model
+still beats chance clearly on the second (balanced accuracy at least ``1/K + chance_margin``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult
+from audit.checks.flips import flip_status
 from audit.regions import BRAIN_TISSUE, REGIONS
 
 __all__ = ["ArtifactReliance", "fill_regions"]
@@ -124,33 +125,37 @@ class ArtifactReliance(Check):
               "balanced_accuracy": _balanced_accuracy(y, pred0, k), "flip_rate": 0.0, "confidence_change": 0.0},
              *rows]
         )  # fmt: skip
-        flips = rows[0]["flip_rate"]
+        flip_verdict, flips, flips_low, flips_high = flip_status(probas["non-anatomy removed"].argmax(axis=1) != pred0,
+                                                                 p["max_flip_rate"])  # fmt: skip
         blank_bacc = rows[1]["balanced_accuracy"]
         chance = 1 / k
         metrics = {
             "accuracy": float(np.mean(pred0 == y)),
             "flip_rate_non_anatomy_removed": flips,
+            "flip_rate_ci_low": flips_low,
+            "flip_rate_ci_high": flips_high,
             "accuracy_non_anatomy_removed": rows[0]["accuracy"],
             "balanced_accuracy_brain_blanked": blank_bacc,
             "chance": chance,
             "fill": p["fill"],
         }
-        problems = []
-        if flips > p["max_flip_rate"]:
-            problems.append(
-                f"{100 * flips:.0f}% of predictions flip when only artifact, padding and background pixels change"
-            )
+        flipped = (
+            f"{100 * flips:.0f}% (95% CI {100 * flips_low:.0f}-{100 * flips_high:.0f}%) of predictions flip when "
+            "only artifact, padding and background pixels change"
+        )
+        problems = [flipped] if flip_verdict == "fail" else []
         if blank_bacc >= chance + p["chance_margin"]:
             problems.append(
                 f"with the brain blanked the model still reaches {100 * blank_bacc:.0f}% balanced accuracy "
                 f"(chance {100 * chance:.0f}%)"
             )
         if problems:
-            status, headline = "fail", "; ".join(problems).capitalize() + "."
-        elif flips > p["max_flip_rate"] / 2 or blank_bacc >= chance + p["chance_margin"] / 2:
+            text = "; ".join(problems)
+            status, headline = "fail", text[0].upper() + text[1:] + "."
+        elif flip_verdict == "warn" or blank_bacc >= chance + p["chance_margin"] / 2:
             status = "warn"
             headline = (
-                f"{100 * flips:.0f}% of predictions flip without non-anatomical pixels; brain blanked: "
+                f"{flipped[0].upper() + flipped[1:]} (tolerated: {100 * p['max_flip_rate']:.0f}%); brain blanked: "
                 f"{100 * blank_bacc:.0f}% balanced accuracy (chance {100 * chance:.0f}%)."
             )
         else:
