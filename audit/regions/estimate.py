@@ -28,7 +28,9 @@ __all__ = ["PARAMS", "EstimatorParams", "estimate_regions", "skull_absent"]
 # band_fraction: skull-band width as a fraction of the head radius (0.13: skull band 0.702 and 0.697
 # on seeds 0 and 1; 0.15: 0.709, 0.703); close_fraction and open_fraction: the closing (bridges the
 # dark skull between scalp and brain) and opening (cuts text off the head) disk diameters as
-# fractions of the image side (5 and 7 px at 128); line_fraction: straight bright runs at least this
+# fractions of the image side (5 and 7 px at 128); text_fraction: glyphs of burned-in text are bright
+# pieces under this share of the image (0.4%; 0.8% and 1.2% also took scalp pieces: docs/data.md);
+# line_fraction: straight bright runs at least this
 # fraction of the side long and thin are frame lines; arc_reach: foreground pieces lying wholly
 # within this fraction of the head radius of the head are scalp arcs the opening cut off (a zoomed
 # head's thin scalp); edge_shift: pixels the smoothed threshold's edge lies outside the true one
@@ -63,6 +65,8 @@ class EstimatorParams:
     """Opening disk diameter as a fraction of the image side (cuts text off the head)."""
     line_fraction: float = 0.6
     """Straight thin bright runs at least this fraction of the side long are frame lines."""
+    text_fraction: float = 0.004
+    """Bright pieces smaller than this fraction of the image, clear of every larger one, are glyphs."""
     arc_reach: float = 0.4
     """Foreground pieces within this fraction of the head radius of the head are scalp arcs."""
     edge_shift: float = 1.0
@@ -152,6 +156,21 @@ def _frame_lines(g: np.ndarray, pad: np.ndarray) -> np.ndarray:
     thick = cv2.dilate(cv2.morphologyEx(bright, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)), np.ones((3, 3), np.uint8))
     lines = (runs > 0) & (thick == 0)
     return cv2.dilate(lines.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def _text_marks(g: np.ndarray, pad: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Burned-in text: the pieces (8-connected) of the pixels above Otsu's threshold, off the padding and
+    the frame lines ``frame``, each smaller than ``PARAMS.text_fraction`` x the image's area (a glyph),
+    grown by 1 px.  A word near the scalp is a row of such glyphs, which smoothing would weld to the
+    head; the head, its scalp ring and a zoomed head's scalp arcs are larger pieces."""
+    import cv2
+    from skimage.filters import threshold_otsu
+
+    bright = ((g > threshold_otsu(g[~pad])) & ~pad & ~frame).astype(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=8)
+    small = stats[:, cv2.CC_STAT_AREA] < PARAMS.text_fraction * g.size
+    small[0] = False  # the dark pixels
+    return cv2.dilate(small[labels].astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 
 def _with_scalp_arcs(head: np.ndarray, fg: np.ndarray) -> np.ndarray:
@@ -254,7 +273,8 @@ def estimate_regions(image: np.ndarray) -> np.ndarray:
     and an image spanning less than ``PARAMS.min_contrast`` is all background.
 
     - padding: constant bars at the edges (:func:`_padding_mask`);
-    - head: frame lines (:func:`_frame_lines`) set to the image's 10th percentile; pixels of the
+    - head: frame lines (:func:`_frame_lines`) and glyphs of text (:func:`_text_marks`) set to the
+      image's 10th percentile; pixels of the
       image smoothed with sigma ``PARAMS.head_smooth`` above :func:`_head_threshold` (computed off the
       padding), closed then opened with disks of ``PARAMS.close_fraction`` and
       ``PARAMS.open_fraction`` x the image side; of the connected components the one with the largest
@@ -282,7 +302,8 @@ def estimate_regions(image: np.ndarray) -> np.ndarray:
     if pad.all() or np.ptp(g[~pad]) < PARAMS.min_contrast:
         return out  # a blank (uniform) image: no head to find
     unframed = g.copy()
-    unframed[_frame_lines(g, pad)] = float(np.percentile(g[~pad], 10))
+    frame = _frame_lines(g, pad)
+    unframed[frame | _text_marks(g, pad, frame)] = float(np.percentile(g[~pad], 10))
     smooth = cv2.GaussianBlur(unframed, (0, 0), PARAMS.head_smooth)
     values = smooth[~pad]
     fg = ((smooth > _head_threshold(values)) & ~pad).astype(np.uint8)
