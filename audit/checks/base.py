@@ -8,15 +8,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = [
-    "EVIDENCE_LINES",
-    "STATUSES",
-    "Check",
-    "CheckContext",
-    "CheckResult",
-    "Transfer",
-    "next_classes",
-]
+__all__ = ["EVIDENCE_LINES", "STATUSES", "Check", "CheckContext", "CheckResult", "Transfer", "next_classes"]
 
 STATUSES = ("pass", "warn", "fail", "skipped", "error")
 Status = Literal["pass", "warn", "fail", "skipped", "error"]

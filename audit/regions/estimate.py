@@ -30,8 +30,8 @@ __all__ = ["PARAMS", "EstimatorParams", "estimate_regions", "skull_absent"]
 # dark skull between scalp and brain) and opening (cuts text off the head) disk diameters as
 # fractions of the image side (5 and 7 px at 128); text_fraction: glyphs of burned-in text are bright
 # pieces under this share of the image (0.4%; 0.8% and 1.2% also took scalp pieces: docs/data.md);
-# line_fraction: straight bright runs at least this
-# fraction of the side long and thin are frame lines; arc_reach: foreground pieces lying wholly
+# line_fraction: straight bright runs at least this fraction of the side long and thin are frame
+# lines; arc_reach: foreground pieces lying wholly
 # within this fraction of the head radius of the head are scalp arcs the opening cut off (a zoomed
 # head's thin scalp); edge_shift: pixels the smoothed threshold's edge lies outside the true one
 # (measured +0.8 px on clean phantoms); scalp_fraction, rim_trigger: the scalp is about
@@ -66,7 +66,7 @@ class EstimatorParams:
     line_fraction: float = 0.6
     """Straight thin bright runs at least this fraction of the side long are frame lines."""
     text_fraction: float = 0.004
-    """Bright pieces smaller than this fraction of the image, clear of every larger one, are glyphs."""
+    """Bright pieces smaller than this fraction of the image are glyphs of text."""
     arc_reach: float = 0.4
     """Foreground pieces within this fraction of the head radius of the head are scalp arcs."""
     edge_shift: float = 1.0
@@ -141,16 +141,14 @@ def _largest_filled_component(mask: np.ndarray) -> np.ndarray:
     return best
 
 
-def _frame_lines(g: np.ndarray, pad: np.ndarray) -> np.ndarray:
-    """Burned-in frame lines: pixels above Otsu's threshold in straight horizontal or vertical
-    runs at least ``PARAMS.line_fraction`` x the image side long, outside thick regions (the head), grown
-    by 1 px.  Where a frame touches the scalp, smoothing would weld the two."""
+def _frame_lines(bright: np.ndarray) -> np.ndarray:
+    """Burned-in frame lines: pixels of ``bright`` (above Otsu's threshold, off the padding) in straight
+    horizontal or vertical runs at least ``PARAMS.line_fraction`` x the image side long, outside thick
+    regions (the head), grown by 1 px.  Where a frame touches the scalp, smoothing would weld the two."""
     import cv2
-    from skimage.filters import threshold_otsu
 
-    values = g[~pad]
-    bright = ((g > threshold_otsu(values)) & ~pad).astype(np.uint8)
-    n = max(5, int(PARAMS.line_fraction * max(g.shape)))
+    bright = bright.astype(np.uint8)
+    n = max(5, int(PARAMS.line_fraction * max(bright.shape)))
     runs = cv2.morphologyEx(bright, cv2.MORPH_OPEN, np.ones((1, n), np.uint8))
     runs |= cv2.morphologyEx(bright, cv2.MORPH_OPEN, np.ones((n, 1), np.uint8))
     thick = cv2.dilate(cv2.morphologyEx(bright, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)), np.ones((3, 3), np.uint8))
@@ -158,17 +156,15 @@ def _frame_lines(g: np.ndarray, pad: np.ndarray) -> np.ndarray:
     return cv2.dilate(lines.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 
-def _text_marks(g: np.ndarray, pad: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """Burned-in text: the pieces (8-connected) of the pixels above Otsu's threshold, off the padding and
-    the frame lines ``frame``, each smaller than ``PARAMS.text_fraction`` x the image's area (a glyph),
-    grown by 1 px.  A word near the scalp is a row of such glyphs, which smoothing would weld to the
-    head; the head, its scalp ring and a zoomed head's scalp arcs are larger pieces."""
+def _text_marks(bright: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Burned-in text: the pieces (8-connected) of ``bright`` (above Otsu's threshold, off the padding)
+    off the frame lines ``frame``, each smaller than ``PARAMS.text_fraction`` x the image's area (a
+    glyph), grown by 1 px.  A word near the scalp is a row of such glyphs, which smoothing would weld to
+    the head; the head, its scalp ring and a zoomed head's scalp arcs are larger pieces."""
     import cv2
-    from skimage.filters import threshold_otsu
 
-    bright = ((g > threshold_otsu(g[~pad])) & ~pad & ~frame).astype(np.uint8)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=8)
-    small = stats[:, cv2.CC_STAT_AREA] < PARAMS.text_fraction * g.size
+    _, labels, stats, _ = cv2.connectedComponentsWithStats((bright & ~frame).astype(np.uint8), connectivity=8)
+    small = stats[:, cv2.CC_STAT_AREA] < PARAMS.text_fraction * bright.size
     small[0] = False  # the dark pixels
     return cv2.dilate(small[labels].astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
@@ -274,8 +270,8 @@ def estimate_regions(image: np.ndarray) -> np.ndarray:
 
     - padding: constant bars at the edges (:func:`_padding_mask`);
     - head: frame lines (:func:`_frame_lines`) and glyphs of text (:func:`_text_marks`) set to the
-      image's 10th percentile; pixels of the
-      image smoothed with sigma ``PARAMS.head_smooth`` above :func:`_head_threshold` (computed off the
+      image's 10th percentile; pixels of the image smoothed with sigma ``PARAMS.head_smooth`` above
+      :func:`_head_threshold` (computed off the
       padding), closed then opened with disks of ``PARAMS.close_fraction`` and
       ``PARAMS.open_fraction`` x the image side; of the connected components the one with the largest
       area once its holes are filled (the scalp ring, not the brain inside it), filled, its
@@ -289,6 +285,7 @@ def estimate_regions(image: np.ndarray) -> np.ndarray:
       by max(0.12, 5 robust SDs), grown by 1 px (burned-in text, markers, frames).
     """
     import cv2
+    from skimage.filters import threshold_otsu
     from skimage.morphology import convex_hull_image
 
     g = np.asarray(image, np.float32)
@@ -302,8 +299,9 @@ def estimate_regions(image: np.ndarray) -> np.ndarray:
     if pad.all() or np.ptp(g[~pad]) < PARAMS.min_contrast:
         return out  # a blank (uniform) image: no head to find
     unframed = g.copy()
-    frame = _frame_lines(g, pad)
-    unframed[frame | _text_marks(g, pad, frame)] = float(np.percentile(g[~pad], 10))
+    bright = (g > threshold_otsu(g[~pad])) & ~pad
+    frame = _frame_lines(bright)
+    unframed[frame | _text_marks(bright, frame)] = float(np.percentile(g[~pad], 10))
     smooth = cv2.GaussianBlur(unframed, (0, 0), PARAMS.head_smooth)
     values = smooth[~pad]
     fg = ((smooth > _head_threshold(values)) & ~pad).astype(np.uint8)
