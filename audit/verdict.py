@@ -59,9 +59,10 @@ RULES: tuple[str, ...] = (
     "mixed when the test balanced accuracy is below {min_balanced_accuracy}: a model near chance has learnt no "
     "rule, so its maps say nothing about what it relies on",
     "artifact when model behaviour failed (a decisive counterfactual), whatever the maps show",
-    "artifact when model behaviour did not pass and the attention line says artifact without localisation "
-    "supporting anatomy (a map's peak on the tumor outweighs where a coarse map's energy spreads), or when model "
-    "behaviour warned and the dataset line shows a risk (the data offers a shortcut and the decisions move with it)",
+    "artifact when no model-behaviour check ran and the attention line says artifact without localisation "
+    "supporting anatomy (the maps are then the only evidence, and a map's peak on the tumor outweighs where a coarse "
+    "map's energy spreads), or when model behaviour warned and the dataset line shows a risk (the data offers a "
+    "shortcut and the decisions move with it)",
     "anatomy when model behaviour passed or warned (or no model-behaviour check ran and explanation trust is not "
     "doubtful), the attention line is not artifact, and attention says anatomy or localisation supports it",
     "anatomy when model behaviour passed and either localisation supports anatomy (whatever share of a coarse "
@@ -69,7 +70,8 @@ RULES: tuple[str, ...] = (
     "and the dataset line shows no risk (the causal evidence alone)",
     "mixed otherwise (e.g. off-target maps with a passed counterfactual: the model keeps its decisions without the "
     "non-anatomical pixels and loses them without the brain, which outweighs where a coarse map's energy falls; or "
-    "off-target maps whose peak finds the tumor with a counterfactual that only warned)",
+    "off-target maps with a counterfactual that only warned and no shortcut on offer in the data: where a coarse "
+    "map's energy falls does not turn an inconclusive counterfactual into evidence of a shortcut)",
 )
 """The verdict's rules, numbered from 0, applied in order (first match); placeholders are ``[verdict]`` keys."""
 
@@ -267,7 +269,7 @@ def decide_verdict(
         label, rule = "mixed", 0
     elif b == "fail":
         label, rule = "artifact", 1
-    elif (a == "artifact" and b != "pass" and loc != "supports") or (b == "warn" and dataset["status"] == "risk"):
+    elif (a == "artifact" and b == "missing" and loc != "supports") or (b == "warn" and dataset["status"] == "risk"):
         label, rule = "artifact", 2
     elif a != "artifact" and supports and (b in ("pass", "warn") or (b == "missing" and t != "doubtful")):
         label, rule = "anatomy", 3
@@ -323,6 +325,11 @@ def _strength(label, rule, behaviour, attention, local, dataset, trust) -> str:
         reasons.append(
             f"the maps' energy lies mostly off the brain but their peak finds the tumor, and model behaviour "
             f"{behaviour['status']}"
+        )
+    elif a["label"] == "artifact" and behaviour["status"] == "warn":
+        reasons.append(
+            "the maps point off target, but the counterfactual only warned (its flip rate not clearly above the "
+            "tolerance) and the data offers no clear shortcut"
         )
     elif behaviour["status"] == "missing" and trust["status"] == "doubtful":
         reasons.append("no model-behaviour evidence and the maps fail the sanity checks")
@@ -425,6 +432,12 @@ def _summary(label: str, rule: int, ev: dict, cfg: VerdictConfig) -> str:
             "Most of the maps' energy lies off the brain, but their peak finds the tumor; without a failed "
             "counterfactual the spread of a coarse map is not taken as evidence of a shortcut, nor the warning as "
             "evidence against one."
+        )
+    if rule == 5 and a["label"] == "artifact" and b["status"] == "warn" and loc["status"] != "supports":
+        s.append(
+            "The maps point off the brain and the counterfactual warned without failing: where a coarse map's "
+            "energy falls is not taken as evidence of a shortcut without a failed counterfactual or a shortcut on "
+            "offer in the data, nor is the warning taken as evidence against one."
         )
     if rule == 5 and a["label"] == "artifact" and b["status"] == "pass":
         s.append(
