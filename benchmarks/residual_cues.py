@@ -114,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(ROOT / "experiments" / "benchmark.toml")
     transforms = {"none": lambda im: im}
     for name in [m for m in args.mitigations.split(",") if m]:
-        if name not in inputs:
-            raise SystemExit(f"{name!r} is not an input mitigation; this diagnostic takes: {', '.join(inputs)}")
-        mit = mitigation_class(name, at_input=True)()
+        try:  # the registry's own one-line errors: unknown, or a training mitigation
+            mit = mitigation_class(name, at_input=True)()
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
         transforms[name] = lambda im, mit=mit: mit.transform(im)[0]
     rows = []
     for anatomy in args.anatomies.split(","):
@@ -127,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             flag = carriers(ds.meta, shortcut, ds.labels)
             # Draws seeded by the cell (and the mitigation, for the null): a row does not depend on which
             # other cells or mitigations the run holds.
-            rng = np.random.default_rng([args.seed, zlib.crc32(cell.name.encode())])
+            cell_key = zlib.crc32(cell.name.encode())
+            rng = np.random.default_rng([args.seed, cell_key])
             groups = []
             for k in np.unique(ds.labels):
                 a, b = np.flatnonzero((ds.labels == k) & flag), np.flatnonzero((ds.labels == k) & ~flag)
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 groups.append(np.concatenate([rng.choice(a, n, replace=False), rng.choice(b, n, replace=False)]))
             for name, fn in transforms.items():
                 scores = []
-                null_rng = np.random.default_rng([args.seed, zlib.crc32(cell.name.encode()), zlib.crc32(name.encode())])
+                null_rng = np.random.default_rng([args.seed, cell_key, zlib.crc32(name.encode())])
                 for sel in groups:
                     feats = pd.DataFrame([statistics(fn(ds.images[i])) for i in sel])
                     best, which, cv = cue_auc(feats, flag[sel], args.seed)
