@@ -417,6 +417,41 @@ def test_transfer_acquisition_known_values():
     assert (out[reg == BG] == 0).all()  # the dark background keeps its level
 
 
+def test_acquisition_noise_level_is_read_from_the_background_median_not_its_spread():
+    # Rayleigh background of scale 0.03, plus 3% of its pixels bright (a head edge the label map calls
+    # background, as on a squeezed, letterboxed image): the median still reads 0.03; the spread read 0.15.
+    from audit.checks.acquisition_transfer import acquisition_statistics
+
+    rng = np.random.default_rng(4)
+    img = rng.rayleigh(0.03, (64, 64, 1)).astype(np.float32)
+    reg = np.full((64, 64), BG, np.uint8)
+    reg[16:48, 16:48] = BRAIN
+    img[16:48, 16:48] = 0.5
+    edge = np.flatnonzero((reg == BG).ravel())[::33]
+    img.reshape(-1)[edge] = 0.6
+    assert acquisition_statistics(img, reg)[2] == pytest.approx(0.03, rel=0.06)
+    spread = img[reg == BG].std() / np.sqrt(2 - np.pi / 2)
+    assert spread > 0.06  # the old estimate, more than twice the level
+
+
+def test_acquisition_transfer_adds_no_noise_between_classes_of_one_noise_level():
+    # Both classes at one noise level, the tumor class's background contaminated by bright edge pixels:
+    # the plan adds no noise worth the name to either class.
+    images, labels, regions = phantom(40, seed=5)
+    rng = np.random.default_rng(6)
+    images[:, :4, :4] = 0
+    regions[regions == ART] = BG
+    for img, reg, y in zip(images, regions, labels, strict=True):
+        bg = reg == BG
+        img[bg] = rng.rayleigh(0.03, (int(bg.sum()), img.shape[-1]))
+        if y:
+            img.reshape(-1, img.shape[-1])[np.flatnonzero(bg.ravel())[::25]] = 0.6
+    ctx = context(marker_model(), images, labels, regions)
+    table = run_check(available_checks()["acquisition_transfer"], ctx).tables["acquisition per class"]
+    sigmas = table.set_index("class")["noise sigma"]
+    assert sigmas["tumor"] == pytest.approx(sigmas["healthy"], rel=0.1), sigmas
+
+
 def _stripped_discs(n: int, size: int = 32, seed: int = 0, radii=(9.0, 9.0)):
     """Skull-stripped discs (brain only, black outside) with a bright lesion on class 1; the disc's
     radius is ``radii[label]``, so with two radii the head's size is a shortcut."""

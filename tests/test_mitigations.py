@@ -148,7 +148,7 @@ def rician_heads(sigmas: list[float], size: int = 48, seed: int = 0) -> Training
 
 
 def test_noise_equalization_reads_the_rayleigh_scale_and_lifts_every_image_to_the_noisiest():
-    from audit.mitigations.noise import background_noise_sigma
+    from audit.data.rician import background_noise_sigma
 
     data = rician_heads([0.02, 0.06] * 4)  # the tumor (odd) images are three times as noisy
     background = data.regions == BACKGROUND
@@ -206,7 +206,7 @@ def test_field_of_view_normalization_gives_every_head_one_size_in_the_middle_and
 def test_intensity_standardization_gives_every_background_one_noise_level():
     # The planted intensity shortcut's offset acts only above a threshold, so no affine map undoes it in
     # the background; the background is refilled with noise at the set's median level instead.
-    from audit.mitigations.noise import background_noise_sigma
+    from audit.data.rician import background_noise_sigma
 
     data = rician_heads([0.03] * 8, size=40)
     shifted = data.images.copy()

@@ -36,6 +36,7 @@ from audit.data.artifacts import marker as marker_artifact
 from audit.data.contrasts import CONTRASTS, intensity
 from audit.data.dataset import Dataset, split_indices
 from audit.data.labels import LABELS
+from audit.data.rician import add_rician_noise
 from audit.data.sites import Site, assign_sites, make_sites
 from audit.data.tumors import KINDS, Tumor, TumorSampler
 from audit.io import write_bytes_atomic, write_text_atomic
@@ -195,8 +196,7 @@ def render_slice(
                         borderValue=LABELS["background"])  # fmt: skip
 
     out *= gain * np.exp(0.18 * _smooth(rng, (size, size), 3))  # scanner bias field
-    n1, n2 = rng.normal(0, noise_sigma, (2, size, size)).astype(np.float32)
-    out = np.clip(np.sqrt((out + n1) ** 2 + n2**2), 0, 1).astype(np.float32)  # Rician noise
+    out = np.clip(add_rician_noise(out, noise_sigma, rng), 0, 1).astype(np.float32)
     if stripped:
         out[out_lab == LABELS["background"]] = 0.0  # masked after extraction: no noise outside
     info |= {"rotation": round(theta, 4), "scale": round(scale, 4), "fov_mm": round(fov_mm, 1),

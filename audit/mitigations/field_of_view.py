@@ -17,9 +17,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from audit.data.rician import add_rician_noise, background_noise_sigma, rayleigh
 from audit.mitigations.base import Mitigation, TrainingSet
 from audit.mitigations.geometry import warp_with_regions
-from audit.mitigations.noise import add_rician_noise, background_noise_sigma, rayleigh
 from audit.regions import HEAD, REGIONS
 
 __all__ = ["FieldOfViewMixing", "FieldOfViewNormalization", "head_box", "normalizing_affine"]

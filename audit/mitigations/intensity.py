@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from audit.data.rician import add_rician_noise
 from audit.mitigations.base import Mitigation, TrainingSet
 
 __all__ = ["IntensityAugmentation"]
@@ -23,6 +24,5 @@ class IntensityAugmentation(Mitigation):
         gamma, sigma = np.exp(rng.uniform(np.log(0.75), np.log(1.33), n)), rng.uniform(0.0, 0.06, n)
         for i in range(n):
             x = np.clip(images[i], 0, 1) ** gamma[i] * gain[i] + offset[i]
-            n1, n2 = rng.normal(0, sigma[i], (2, *x.shape))
-            images[i] = np.sqrt((x + n1) ** 2 + n2**2)
+            images[i] = add_rician_noise(x, sigma[i], rng)
         return TrainingSet(images, data.labels, data.regions, data.meta)

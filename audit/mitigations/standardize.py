@@ -13,14 +13,14 @@ The background holds noise only, and a scanner's windowing changes it too, in wa
 cannot undo (an offset applied above a threshold sends the darkest pixels below zero, a mass of
 zeros only the shifted class has: measured in 0.9.0, drop 0.58 with the background mapped).  So the
 background (:data:`audit.regions.REGIONS` ``background``) is refilled with Rayleigh noise at the set's
-median noise level (:func:`audit.mitigations.noise.background_noise_sigma`), the same for every image."""
+median noise level (:func:`audit.data.rician.background_noise_sigma`), the same for every image."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from audit.data.rician import background_noise_sigma, rayleigh
 from audit.mitigations.base import Mitigation, TrainingSet
-from audit.mitigations.noise import background_noise_sigma, rayleigh
 from audit.regions import REGIONS, brain_tissue_mask
 
 __all__ = ["IntensityMixing", "IntensityStandardization", "brain_landmarks"]
