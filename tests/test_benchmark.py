@@ -173,6 +173,15 @@ def test_quick_needs_a_benchmark_experiment():
     assert "needs [benchmark] artifacts" in proc.stderr
 
 
+def test_class_drops_known_values():
+    from audit.benchmark import class_drops
+
+    labels = np.array([0, 0, 1, 1, 1, 1])
+    tied = np.array([1, 1, 0, 1, 1, 0], float)
+    swapped = np.array([0, 1, 1, 1, 1, 1], float)  # class 0 loses half, class 1 gains half: overall -1/6
+    assert class_drops(labels, tied, swapped) == {0: 0.5, 1: -0.5}
+
+
 def test_quick_benchmark_end_to_end(tmp_path):
     out = tmp_path / "bench"
     cmd = [sys.executable, str(ROOT / "run_audit.py"), str(ROOT / "experiments" / "benchmark.toml"), "--quick",
@@ -186,6 +195,8 @@ def test_quick_benchmark_end_to_end(tmp_path):
     assert cells["learnt"].all() and report["summary"]["untrained_cells"] == []
     p0 = cells[cells["p"] == 0]
     assert (p0["drop"] == 0).all() and (p0["n_changed"] == 0).all() and not p0["reliant"].any()
+    assert (p0["drop_worst_class"] == 0).all()
+    assert (cells["drop_worst_class"] >= cells["drop"] - 1e-9).all()  # the overall drop is a mean of the classes'
     # the marker and the sites tied at p = 1 are shortcuts the model takes: measured, and flagged
     p1 = cells[cells["p"] == 1]
     assert p1["strong"].all() and (p1["verdict"] == "artifact").all()
