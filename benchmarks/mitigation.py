@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     for (anatomy, shortcut, strength), sub in frame.groupby(["anatomy", "shortcut", "p"], sort=False):
         base = sub[sub["mitigation"] == "none"].iloc[0]
         # A model at chance has no drop to lose: it counts as removing the reliance only when it learnt the task.
-        works = sub[(sub["mitigation"] != "none") & (sub["drop"] < 0.05) & (sub["drop_worst_class"] < 0.05)
+        # The overall drop is a weighted mean of the classes' drops, so the worst class below 0.05 bounds it too.
+        works = sub[(sub["mitigation"] != "none") & (sub["drop_worst_class"] < 0.05)
                     & (sub["balanced_accuracy"] >= MIN_LEARNT)]  # fmt: skip
         fixed = ", ".join(f"{r.mitigation} (drop {r.drop:+.3f}, tied accuracy {r.accuracy_tied:.3f}, {r.verdict})"
                           for r in works.itertuples()) or "none below 0.05 on a model that learnt"  # fmt: skip

@@ -3,10 +3,10 @@ to the noisiest training image's, so the noise level no longer differs between i
 and the model cannot learn it (a site's or scanner's noise, or a planted noise shortcut).
 
 An image's noise level is read from its background (:func:`audit.data.rician.background_noise_sigma`,
-the Rayleigh median, robust to a burned-in marker or a ghost on a few background pixels).  Adding complex Gaussian noise
-of deviation s to a magnitude image, sqrt((x + n1)^2 + n2^2), adds 2 s^2 to the background's mean
-square and s^2 to the variance where the signal is strong, so s = sqrt(target^2 - sigma^2) lifts
-both to the target's level.  An image without background pixels is left as it is."""
+the Rayleigh median, robust to a burned-in marker or a ghost on a few background pixels).  Adding
+complex Gaussian noise of deviation s to a magnitude image, sqrt((x + n1)^2 + n2^2), adds 2 s^2 to the
+background's mean square and s^2 to the variance where the signal is strong, so
+s = sqrt(target^2 - sigma^2) lifts both to the target's level.  An image without background pixels is left as it is."""
 
 from __future__ import annotations
 
