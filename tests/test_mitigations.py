@@ -385,13 +385,14 @@ def exact(monkeypatch):
 def test_input_standardization_undoes_a_scanners_gain_and_offset_and_strips_the_skull(heads):
     from audit.mitigations import at_input
     from audit.mitigations.standardize import brain_landmarks
-    from audit.regions import brain_tissue_mask, estimate_regions
+    from audit.regions import estimate_regions, extract_brain
 
     for image in np.asarray(heads.images):
         base = 0.8 * image  # room above for the gain: nothing clips
         scanned = 1.2 * base + 0.03
         (a, m), (b, _) = at_input.normalize_input(base, True, False), at_input.normalize_input(scanned, True, False)
-        brain = brain_tissue_mask(estimate_regions(base))
+        brain = extract_brain(base, estimate_regions(base))
+        np.testing.assert_array_equal(brain, extract_brain(scanned, estimate_regions(scanned)))  # one brain
         assert m is None and (a[~brain] == 0).all()  # skull, scalp, background: nothing left
         assert np.median(np.abs(a - b)) < 1e-3 and np.mean(np.abs(a - b)[brain]) < 0.01
         assert np.mean(np.abs(base - scanned)[brain]) > 0.1  # ... where the raw images differ by far more
@@ -415,7 +416,7 @@ def test_brain_crop_gives_every_brain_one_box_in_the_middle(heads, exact):
     for crop in crops:  # everything off the target box is 0: skull, scalp, background
         inside = np.zeros((size, size), bool)
         inside[start : start + width, start : start + width] = True
-        assert (crop[~inside] == 0).all() and (crop[inside] > 0).mean() > 0.85
+        assert (crop[~inside] == 0).all() and (crop[inside] > 0).mean() > 0.78  # an inscribed ellipse fills pi/4
     assert np.mean(np.abs(crops[0] - crops[1])) < 0.05  # one brain, two fields of view: nearly one input
     assert np.mean(np.abs(image - small)) > 0.1  # 0.150 on OpenCV 5.1, 0.1499 on 4.14
 
@@ -425,7 +426,9 @@ def test_brain_crop_gives_every_brain_one_box_in_the_middle(heads, exact):
     for i in range(len(out.images)):
         cx, cy, w, h = head_box(brain[i])
         assert abs(cx - (size - 1) / 2) <= 3.5 and abs(cy - (size - 1) / 2) <= 3.5
-        assert abs(w - width) <= 5 and abs(h - width) <= 5  # the estimate's brain lies ~2 px inside the true one
+        # The extraction stops SHRINK px inside the brain's dark rim, which the crop magnifies: the true brain
+        # spans the target box and a few px beyond, up to the frame.
+        assert width <= w <= size and width <= h <= size
     assert out.labels.tolist() == heads.labels.tolist() and out.meta.equals(heads.meta)
 
 

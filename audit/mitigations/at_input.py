@@ -9,8 +9,10 @@ of the nuisance for the model to read at test time either.  The steps, on the re
 the pixels (:func:`audit.regions.estimate_regions`; no ground truth at test time, so a tumor counts as
 brain):
 
-1. **skull-strip**: everything outside the estimated brain tissue is set to 0 (skull, scalp,
-   background, letterbox bars, burned-in text, frames);
+1. **skull-strip**: everything outside the extracted brain (:func:`audit.regions.extract_brain`, since
+   0.10.4: the brain tissue inside the estimated head, kept apart from the scalp by the skull; before, the
+   estimate's brain, which takes in burned-in text near the scalp) is set to 0 (skull, scalp, background,
+   letterbox bars, burned-in text, frames);
 2. **intensity** (``standardize``): the brain's 5th and 95th percentiles mapped onto
    :data:`LANDMARKS` by one affine map;
 3. **crop** (``crop``): the brain's box resampled through a grid of :data:`CROP_GRID` x the frame
@@ -38,7 +40,7 @@ import numpy as np
 from audit.mitigations.base import InputMitigation
 from audit.mitigations.field_of_view import head_box, normalizing_affine
 from audit.mitigations.standardize import brain_landmarks
-from audit.regions import brain_tissue_mask, estimate_regions
+from audit.regions import estimate_regions, extract_brain
 
 __all__ = ["BrainCrop", "BrainNormalization", "InputStandardization", "normalize_input"]
 
@@ -59,7 +61,7 @@ def normalize_input(image: np.ndarray, standardize: bool, crop: bool) -> tuple[n
     the (2, 3) affine that moved its pixels (None without ``crop``); all 0 where no brain is found."""
     image = np.asarray(image, np.float32)
     h, w, c = image.shape
-    brain = brain_tissue_mask(estimate_regions(image))
+    brain = extract_brain(image, estimate_regions(image))
     box = head_box(brain)
     if box is None:
         return np.zeros_like(image), None  # no brain: nothing the model should read

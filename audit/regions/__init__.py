@@ -1,8 +1,10 @@
 """Scoring regions: the taxonomy and the exact path from label maps (:mod:`.taxonomy`), the estimate
-from pixels for images without them (:mod:`.estimate`), mask geometry both use (:mod:`.shapes`) and
+from pixels for images without them (:mod:`.estimate`), a tighter brain extraction from it for skull-stripping
+(:mod:`.extraction`), mask geometry both use (:mod:`.shapes`) and
 the estimate's quality against exact regions (:mod:`.quality`)."""
 
 from audit.regions.estimate import PARAMS, EstimatorParams, estimate_regions, skull_absent
+from audit.regions.extraction import extract_brain
 from audit.regions.quality import estimate_quality
 from audit.regions.shapes import BRAIN_EDGE_FRACTION, brain_edge
 from audit.regions.taxonomy import (
@@ -27,6 +29,7 @@ __all__ = [
     "brain_tissue_mask",
     "estimate_quality",
     "estimate_regions",
+    "extract_brain",
     "label_maps_from_regions",
     "regions_from_label_maps",
     "skull_absent",

@@ -1,0 +1,87 @@
+"""Brain extraction for skull-stripping an input (:mod:`audit.mitigations.at_input`): the brain tissue inside
+the estimated head, found by its intensity and kept apart from the scalp by the dark skull between them.
+
+The estimate's brain (:func:`audit.regions.estimate_regions`) is the head less a band of fixed relative
+depth: right for scoring attention by region, too coarse to skull-strip with.  Where burned-in text lies
+close to the scalp, the head's convex hull takes in a wedge towards it, and that wedge (scalp, skull and
+the text) stays in a skull-stripped image; in the benchmark's site cells the wedge points to the site's
+own corner, so a site stays readable after the skull-strip (measured on a development draw, data seed 7,
+MNI152 at p = 0.9: nine fixed statistics of the normalized inputs told the sites apart at ROC AUC 0.93
+with the estimate's brain, 0.50 with the exact brain, 0.73 with this extraction; docs/mitigations.md).
+
+Steps, on the head of the estimate (brain + skull band):
+
+1. smooth with a Gaussian of :data:`SMOOTH_SIGMA` px; **tissue** = head pixels above the lower of the
+   three-class Otsu thresholds of the head's values (dark: CSF, bone, background; grey; white and scalp);
+2. erode the tissue by 1, 2 or 3 px (the first that works), breaking the thin bridges between scalp and
+   brain; the pieces that come within 1 px of the head's edge (not the image border: a head the frame
+   cut runs on behind it) are scalp, skull marrow or text and are dropped, as are pieces under
+   :data:`MIN_PIECE` of the largest one left;
+3. the pieces left, grown back by the same number of px, as one convex hull (the sulci, ventricles and
+   a dark tumor core inside it), within the head; it works when it covers at least :data:`MIN_COVER` of
+   the estimate's brain;
+4. eroded by :data:`SHRINK` px: the last pixels of the hull lie on the brain's dark rim, whose share
+   depends on the head's size in pixels (a scanner's field of view), not on anatomy.
+
+A skull-stripped image (no skull band in the estimate), or one where no erosion works, gets the
+estimate's brain unchanged.  Constants set on the development draw above, before any held-out cell
+was run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audit.regions.taxonomy import REGIONS, brain_tissue_mask
+
+__all__ = ["MIN_COVER", "MIN_PIECE", "SHRINK", "SMOOTH_SIGMA", "extract_brain"]
+
+SMOOTH_SIGMA = 0.7
+"""Gaussian smoothing (px) before the tissue threshold: the noise of one pixel does not split tissue."""
+MIN_PIECE = 0.1
+"""A tissue piece smaller than this share of the largest one is dropped (a glyph, a scalp fragment)."""
+MIN_COVER = 0.5
+"""The extraction is used only where it covers this share of the estimate's brain."""
+SHRINK = 2
+"""Pixels taken off the extraction's edge at the end."""
+
+
+def extract_brain(image: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """Bool (H, W) brain mask of ``image`` ((H, W) or (H, W, C)) within its estimated ``regions``
+    (:func:`audit.regions.estimate_regions`), by the steps of this module."""
+    import cv2
+    from scipy import ndimage
+    from skimage.filters import threshold_multiotsu
+    from skimage.morphology import convex_hull_image
+
+    g = np.asarray(image, np.float32)
+    g = g.mean(axis=-1) if g.ndim == 3 else g
+    estimate = brain_tissue_mask(regions)
+    band = regions == REGIONS.index("skull_band")
+    head = estimate | band
+    if estimate.sum() < 20 or not band.any():
+        return estimate  # skull-stripped already, or too little brain to work on
+    smooth = cv2.GaussianBlur(np.nan_to_num(g), (0, 0), SMOOTH_SIGMA)
+    values = smooth[head]
+    if np.ptp(values) <= 0:
+        return estimate
+    tissue = ((smooth > threshold_multiotsu(values, classes=3)[0]) & head).astype(np.uint8)
+    k3 = np.ones((3, 3), np.uint8)
+    edge = head & ~cv2.erode(head.astype(np.uint8), k3, borderValue=1).astype(bool)  # not the image border
+    near_edge = cv2.dilate(edge.astype(np.uint8), k3).astype(bool)
+    for depth in (1, 2, 3):
+        labels, n = ndimage.label(cv2.erode(tissue, k3, iterations=depth))
+        if n == 0:
+            break
+        keep = np.ones(n + 1, bool)
+        keep[0] = False
+        keep[np.unique(labels[near_edge])] = False
+        if not keep.any():
+            continue
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
+        keep &= sizes >= MIN_PIECE * sizes[keep].max()
+        grown = cv2.dilate(keep[labels].astype(np.uint8), k3, iterations=depth).astype(bool)
+        brain = convex_hull_image(grown) & head
+        if brain.sum() >= MIN_COVER * estimate.sum():
+            return cv2.erode(brain.astype(np.uint8), k3, iterations=SHRINK).astype(bool)
+    return estimate
