@@ -96,9 +96,10 @@ def real_colin27() -> None:
     for size in (64, 96, 128):  # the input mitigations' skull-strip (audit.regions.extract_brain) against BET
         images, labels = colin27_slices(size=size)
         bet = labels == LABELS["grey_matter"]
+        est = [estimate_regions(i) for i in images]
         for name, masks in (
-            ("estimate's brain", [np.isin(estimate_regions(i), interior) for i in images]),
-            ("brain extraction", [extract_brain(i, estimate_regions(i)) for i in images]),
+            ("estimate's brain", [np.isin(e, interior) for e in est]),
+            ("brain extraction", [extract_brain(i, e) for i, e in zip(images, est, strict=True)]),
         ):
             dice = [2 * (m & t).sum() / (m.sum() + t.sum()) for m, t in zip(masks, bet, strict=True)]
             outside = [(m & ~t).sum() / max(1, m.sum()) for m, t in zip(masks, bet, strict=True)]

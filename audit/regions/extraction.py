@@ -14,7 +14,7 @@ Steps, on the head of the estimate (brain + skull band):
 1. smooth with a Gaussian of :data:`SMOOTH_SIGMA` px; **tissue** = head pixels above the lower of the
    three-class Otsu thresholds of the head's values (dark: CSF, bone, background; grey; white and scalp);
 2. erode the tissue by 1, 2 or 3 px (the first that works), breaking the thin bridges between scalp and
-   brain; the pieces that come within 1 px of the head's edge (not the image border: a head the frame
+   brain; the pieces that come within 2 px of the head's edge (not the image border: a head the frame
    cut runs on behind it) are scalp, skull marrow or text and are dropped, as are pieces under
    :data:`MIN_PIECE` of the largest one left;
 3. the pieces left, grown back by the same number of px, as one convex hull (the sulci, ventricles and
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from audit.regions.shapes import edge_distance
 from audit.regions.taxonomy import REGIONS, brain_tissue_mask
 
 __all__ = ["MIN_COVER", "MIN_PIECE", "SHRINK", "SMOOTH_SIGMA", "extract_brain"]
@@ -66,9 +67,8 @@ def extract_brain(image: np.ndarray, regions: np.ndarray) -> np.ndarray:
     if np.ptp(values) <= 0:
         return estimate
     tissue = ((smooth > threshold_multiotsu(values, classes=3)[0]) & head).astype(np.uint8)
+    near_edge = edge_distance(head) < 3  # within 2 px of the head's edge (the image border is not one)
     k3 = np.ones((3, 3), np.uint8)
-    edge = head & ~cv2.erode(head.astype(np.uint8), k3, borderValue=1).astype(bool)  # not the image border
-    near_edge = cv2.dilate(edge.astype(np.uint8), k3).astype(bool)
     for depth in (1, 2, 3):
         labels, n = ndimage.label(cv2.erode(tissue, k3, iterations=depth))
         if n == 0:
