@@ -31,9 +31,9 @@ def square_heads(n: int = 8, size: int = 20) -> TrainingSet:
 def test_the_built_ins_are_registered():
     assert sorted(available_mitigations()) == [
         "background_randomization", "background_swap", "brain_crop", "brain_normalization", "corner_erasing",
-        "field_of_view_mixing", "field_of_view_normalization", "geometry_augmentation", "input_standardization",
-        "intensity_augmentation", "intensity_mixing", "intensity_standardization", "noise_equalization",
-        "site_rebalancing"]  # fmt: skip
+        "field_of_view_mixing", "field_of_view_normalization", "geometry_augmentation",
+        "input_standardization", "intensity_augmentation", "intensity_mixing", "intensity_standardization",
+        "noise_equalization", "site_rebalancing"]  # fmt: skip
     with pytest.raises(ValueError, match="unknown mitigation 'nope'; available: background_randomization"):
         apply_mitigation("nope", square_heads(), np.random.default_rng(0))
 
@@ -385,14 +385,13 @@ def exact(monkeypatch):
 def test_input_standardization_undoes_a_scanners_gain_and_offset_and_strips_the_skull(heads):
     from audit.mitigations import at_input
     from audit.mitigations.standardize import brain_landmarks
-    from audit.regions import estimate_regions, extract_brain
 
     for image in np.asarray(heads.images):
         base = 0.8 * image  # room above for the gain: nothing clips
         scanned = 1.2 * base + 0.03
         (a, m), (b, _) = at_input.normalize_input(base, True, False), at_input.normalize_input(scanned, True, False)
-        brain = extract_brain(base, estimate_regions(base))
-        np.testing.assert_array_equal(brain, extract_brain(scanned, estimate_regions(scanned)))  # one brain
+        brain = at_input.skull_strip(base)
+        np.testing.assert_array_equal(brain, at_input.skull_strip(scanned))  # one brain
         assert m is None and (a[~brain] == 0).all()  # skull, scalp, background: nothing left
         assert np.median(np.abs(a - b)) < 1e-3 and np.mean(np.abs(a - b)[brain]) < 0.01
         assert np.mean(np.abs(base - scanned)[brain]) > 0.1  # ... where the raw images differ by far more
@@ -430,6 +429,39 @@ def test_brain_crop_gives_every_brain_one_box_in_the_middle(heads, exact):
         # spans the target box and a few px beyond, up to the frame.
         assert width <= w <= size and width <= h <= size
     assert out.labels.tolist() == heads.labels.tolist() and out.meta.equals(heads.meta)
+
+
+def test_head_affine_puts_the_head_box_on_one_size_and_keeps_a_cut_side_on_the_border():
+    from audit.mitigations.at_input import HEAD_FILL, head_affine
+
+    assert head_affine(np.zeros((64, 64), bool)) is None
+    lo, hi = 63 / 2 * (1 - HEAD_FILL), 63 / 2 * (1 + HEAD_FILL)
+    head = np.zeros((64, 64), bool)
+    head[20:44, 8:56] = True  # a letterboxed head: squeezed to 24 rows
+    m = head_affine(head)
+    np.testing.assert_allclose(m @ [8, 20, 1], [lo, lo])
+    np.testing.assert_allclose(m @ [55, 43, 1], [hi, hi])
+    assert m[0, 1] == m[1, 0] == 0  # each axis on its own
+    cut = np.zeros((64, 64), bool)
+    cut[0:40, 30:64] = True  # a zoomed head the frame cut at the top and on the right
+    m = head_affine(cut)
+    np.testing.assert_allclose(m @ [30, 0, 1], [lo, 0])
+    np.testing.assert_allclose(m @ [63, 39, 1], [63, hi])
+
+
+def test_brain_crop_gives_a_letterboxed_head_nearly_the_input_of_the_head_as_it_was(heads):
+    # Step 0 (the head to one size before the skull-strip): measured mean |difference| 0.017 on these six heads,
+    # 0.034 without it (0.022 / 0.028 on 20 heads of seed 13, whose worst image got worse, 0.050 / 0.039).
+    from audit.data.artifacts import padding
+    from audit.mitigations.at_input import normalize_input
+
+    diffs = []
+    for k, image in enumerate(np.asarray(heads.images)):
+        boxed = image.copy()
+        padding.apply(boxed[..., 0], np.zeros(image.shape[:2], np.uint8), np.random.default_rng(k))
+        assert np.mean(np.abs(boxed - image)) > 0.05
+        diffs.append(np.mean(np.abs(normalize_input(image, False, True)[0] - normalize_input(boxed, False, True)[0])))
+    assert np.mean(diffs) < 0.025
 
 
 def test_an_input_mitigation_goes_where_its_kind_goes():

@@ -9,6 +9,12 @@ of the nuisance for the model to read at test time either.  The steps, on the re
 the pixels (:func:`audit.regions.estimate_regions`; no ground truth at test time, so a tumor counts as
 brain):
 
+0. **head to one size** (since 0.10.5): for the skull-strip only, the estimated head's box is resampled along
+   each axis to :data:`HEAD_FILL` of the frame, centred (a side the image border cut stays on the border),
+   its regions estimated again there and the brain extracted; the brain's mask goes back to the image's
+   own frame.  The extraction's fixed pixel counts then act on one head size: a letterbox squeezes one
+   axis by 20-32% and a zoom enlarges the head, and on the head as it came the strip cut a squeezed axis
+   deeper (docs/mitigations.md, 0.10.5);
 1. **skull-strip**: everything outside the extracted brain (:func:`audit.regions.extract_brain`, since
    0.10.4: the brain tissue inside the estimated head, kept apart from the scalp by the skull; before, the
    estimate's brain, which takes in burned-in text near the scalp) is set to 0 (skull, scalp, background,
@@ -40,13 +46,16 @@ import numpy as np
 from audit.mitigations.base import InputMitigation
 from audit.mitigations.field_of_view import head_box, normalizing_affine
 from audit.mitigations.standardize import brain_landmarks
-from audit.regions import estimate_regions, extract_brain
+from audit.regions import REGIONS, brain_tissue_mask, estimate_regions, extract_brain
 
-__all__ = ["BrainCrop", "BrainNormalization", "InputStandardization", "normalize_input"]
+__all__ = ["BrainCrop", "BrainNormalization", "InputStandardization", "head_affine", "normalize_input", "skull_strip"]
 
 LANDMARKS = (0.2, 0.7)
 """Where the brain's 5th and 95th percentiles go: near an untouched T1 phantom brain's (about 0.18 and
 0.68), so little is clipped."""
+HEAD_FILL = 0.8
+"""Step 0: the share of each side of the frame the head's box spans before the skull-strip (about an
+untouched benchmark head's at 64 px; not varied)."""
 CROP_FILL = 0.9
 """The share of each side of the frame the brain's box spans after the crop (a 5% margin each side)."""
 CROP_GRID = 0.5
@@ -61,7 +70,7 @@ def normalize_input(image: np.ndarray, standardize: bool, crop: bool) -> tuple[n
     the (2, 3) affine that moved its pixels (None without ``crop``); all 0 where no brain is found."""
     image = np.asarray(image, np.float32)
     h, w, c = image.shape
-    brain = extract_brain(image, estimate_regions(image))
+    brain = skull_strip(image)
     box = head_box(brain)
     if box is None:
         return np.zeros_like(image), None  # no brain: nothing the model should read
@@ -84,6 +93,39 @@ def normalize_input(image: np.ndarray, standardize: bool, crop: bool) -> tuple[n
     )
     smoothed = cv2.GaussianBlur(cropped, (0, 0), SMOOTH_SIGMA).reshape(h, w, c)
     return smoothed, normalizing_affine(box, (x0 + (tw - 1) / 2, y0 + (th - 1) / 2, tw, th))
+
+
+def skull_strip(image: np.ndarray) -> np.ndarray:
+    """Bool (H, W) brain of ``image`` (H, W, C): steps 0 and 1, the extraction on the head resampled to one size
+    (:func:`head_affine`) and its mask taken back to the image's own frame (the pixels are resampled once, by
+    the crop, not twice)."""
+    h, w = image.shape[:2]
+    regions = estimate_regions(image)
+    canon = head_affine(brain_tissue_mask(regions) | (regions == REGIONS.index("skull_band")))
+    if canon is None:
+        return extract_brain(image, regions)  # no head: the estimate's (empty or skull-stripped) brain
+    resized = cv2.warpAffine(image, canon, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    resized = resized.reshape(image.shape)
+    brain = extract_brain(resized, estimate_regions(resized)).astype(np.float32)
+    back = cv2.warpAffine(brain, canon, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    return back > 0.5
+
+
+def head_affine(head: np.ndarray) -> np.ndarray | None:
+    """The (2, 3) affine that moves the bool (H, W) ``head``'s box onto :data:`HEAD_FILL` of the frame, centred,
+    each axis on its own; a side where the head meets the image border stays on it (a head the frame cut
+    runs on behind the border, and the border must not become an edge of it).  None for an empty head."""
+    rows, cols = np.flatnonzero(head.any(axis=1)), np.flatnonzero(head.any(axis=0))
+    if not len(rows):
+        return None
+    m = np.zeros((2, 3))
+    for axis, (idx, n) in enumerate(((cols, head.shape[1]), (rows, head.shape[0]))):
+        lo, hi = float(idx[0]), float(idx[-1])
+        a, b = (n - 1) / 2 - HEAD_FILL * (n - 1) / 2, (n - 1) / 2 + HEAD_FILL * (n - 1) / 2
+        a, b = (0.0 if lo <= 0 else a), (n - 1.0 if hi >= n - 1 else b)
+        scale = (b - a) / max(hi - lo, 1.0)
+        m[axis, axis], m[axis, 2] = scale, a - scale * lo
+    return m
 
 
 class _BrainInput(InputMitigation):
