@@ -31,7 +31,7 @@ def square_heads(n: int = 8, size: int = 20) -> TrainingSet:
 def test_the_built_ins_are_registered():
     assert sorted(available_mitigations()) == [
         "background_randomization", "background_swap", "brain_crop", "brain_normalization", "corner_erasing",
-        "field_of_view_mixing", "field_of_view_normalization", "geometry_augmentation",
+        "cut_augmentation", "field_of_view_mixing", "field_of_view_normalization", "geometry_augmentation",
         "input_standardization", "intensity_augmentation", "intensity_mixing", "intensity_standardization",
         "noise_equalization", "site_rebalancing"]  # fmt: skip
     with pytest.raises(ValueError, match="unknown mitigation 'nope'; available: background_randomization"):
@@ -65,6 +65,42 @@ def test_pixel_mitigations_are_seeded_and_blind_to_the_class(name):
     np.testing.assert_array_equal(out.images, flipped.images)
     np.testing.assert_array_equal(out.images, apply_mitigation(name, data, np.random.default_rng(5)).images)
     assert out.images.dtype == np.float32 and out.images.min() >= 0 and out.images.max() <= 1
+
+
+def test_cut_augmentation_cuts_the_content_box_and_stretches_what_is_left_back_over_it():
+    from audit.mitigations.cuts import CUT_PROBABILITY, MAX_DEPTH, cut_image, random_cuts
+
+    image = np.zeros((64, 64, 1), np.float32)
+    image[10:54, 14:50] = np.linspace(0.2, 0.8, 36)[None, :, None]  # a ramp along x: where each column went
+    assert cut_image(image, (0, 0, 0, 0))[1] is None and cut_image(np.zeros_like(image), (0.2, 0, 0, 0))[1] is None
+    out, m, kept = cut_image(image, (0.25, 0, 0, 0))  # a quarter of the box's width cut off on the left
+    assert kept[:, : 14 + 9].sum() == 0 and kept[10:54, 14 + 9 : 50].all()
+    on = out[..., 0] > 0.05
+    rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
+    assert (rows[0], rows[-1]) == (10, 53) and abs(cols[0] - 14) <= 1 and abs(cols[-1] - 49) <= 1  # the same box
+    assert (out[:10] == 0).all() and (out[:, 52:] == 0).all()  # nothing comes in from outside it
+    ramp = out[32, 16:48, 0]
+    assert ramp[0] > 0.3 and np.all(np.diff(ramp) > 0)  # the left edge now shows what lay a quarter in
+    np.testing.assert_allclose(out[32, 30, 0], image[32, round(14 + 9 + (30 - 14) * 27 / 36), 0], atol=0.02)
+    assert m[0, 0] == pytest.approx(36 / 27) and m[1, 1] == pytest.approx(1.0)
+    draws = [random_cuts(np.random.default_rng(k)) for k in range(2000)]
+    cut_x = np.mean([d[0] > 0 or d[1] > 0 for d in draws])
+    assert cut_x == pytest.approx(CUT_PROBABILITY, abs=0.04)
+    assert max(max(d) for d in draws) <= MAX_DEPTH and all(d[0] == 0 or d[1] == 0 for d in draws)  # one side
+
+
+def test_cut_augmentation_moves_the_region_map_with_the_pixels():
+    data = square_heads(n=40, size=40)
+    images = np.zeros_like(data.images)
+    images[:, 10:30, 10:30] = 0.5  # a skull-stripped brain square: nothing but the brain is above 0
+    regions = np.where(images[..., 0] > 0, BRAIN, BACKGROUND).astype(np.uint8)
+    out = apply_mitigation("cut_augmentation", TrainingSet(images, data.labels, regions, data.meta),
+                           np.random.default_rng(3))  # fmt: skip
+    changed = np.any(out.images != images, axis=(1, 2, 3))
+    assert 0.5 <= changed.mean() < 1  # 1 - (1 - CUT_PROBABILITY) ** 2 = 0.75 of the images are cut
+    on = out.images[..., 0] > 0.25
+    assert np.mean(on == (out.regions == BRAIN)) > 0.99  # the brain label stays on the brain's pixels
+    assert out.labels.tolist() == data.labels.tolist()
 
 
 def test_background_swap_keeps_the_brain_and_takes_only_another_images_background():
@@ -474,6 +510,10 @@ def test_an_input_mitigation_goes_where_its_kind_goes():
     assert with_mitigation(cfg, "brain_crop").train.mitigation == ""
     assert with_mitigation(cfg, "corner_erasing").train.mitigation == "corner_erasing"
     assert with_mitigation(cfg, "") is cfg
+    both = with_mitigation(cfg, "brain_crop+cut_augmentation")  # one of each kind, together
+    assert (both.data.preprocess, both.train.mitigation) == ("brain_crop", "cut_augmentation")
+    with pytest.raises(ValueError, match="join one input mitigation and one training mitigation with '\\+'"):
+        with_mitigation(cfg, "brain_crop+brain_normalization")
     with pytest.raises(ValueError, match="mitigation: unknown mitigation 'sticker'"):
         with_mitigation(cfg, "sticker")
     with pytest.raises(ValueError, match="train.mitigation: 'brain_crop' changes the model's input"):

@@ -27,9 +27,11 @@ brain):
    number of samples across it and grain.
 
 What the acquisition destroyed stays destroyed: a saturated tumor, anatomy a tight field of view cut
-off (a brain cut by the frame is still cut after the crop).  The brain's proportions are lost (each
-axis is scaled on its own), as a real pipeline's crop-and-resize loses them, and the estimate's brain
-stops a few pixels inside the true one (cortex, or a tumor at the brain's edge, may be cut).
+off (a brain cut by the frame is still cut after the crop, with a straight edge; ``cut_augmentation``,
+a training mitigation, puts such cuts into both classes: ``--mitigate brain_crop+cut_augmentation``).
+The brain's proportions are lost (each axis is scaled on its own), as a real pipeline's crop-and-resize
+loses them, and the extraction stops a few pixels inside the true brain (cortex, or a tumor at the
+brain's edge, may be cut).
 
 Versions measured on the development cells (MNI152, p = 1) before this one, in docs/mitigations.md:
 skull-strip replaced "zero outside the head" (the clipped scalp of a windowed scan stayed a cue);

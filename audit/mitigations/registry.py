@@ -105,11 +105,19 @@ def preprocess_dataset(name: str, ds):
 
 def with_mitigation(cfg, name: str):
     """The :class:`audit.config.Config` ``cfg`` with mitigation ``name`` set where its kind goes:
-    ``data.preprocess`` for an input mitigation, ``train.mitigation`` otherwise ("" changes nothing)."""
+    ``data.preprocess`` for an input mitigation, ``train.mitigation`` otherwise ("" changes nothing).
+    ``"A+B"`` sets an input mitigation and a training one together (``brain_crop+cut_augmentation``: the
+    training one then acts on the training images after the input one); two of one kind are an error."""
     import dataclasses
 
     if not name:
         return cfg
+    if "+" in name:
+        parts = name.split("+")
+        kinds = [issubclass(mitigation_class(part, at_input=None), InputMitigation) for part in parts]
+        if len(parts) != 2 or kinds[0] == kinds[1]:
+            raise ValueError(f"mitigation {name!r}: join one input mitigation and one training mitigation with '+'")
+        return with_mitigation(with_mitigation(cfg, parts[0]), parts[1])
     if issubclass(mitigation_class(name, at_input=None), InputMitigation):
         return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, preprocess=name))
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, mitigation=name))
