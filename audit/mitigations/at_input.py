@@ -9,12 +9,15 @@ of the nuisance for the model to read at test time either.  The steps, on the re
 the pixels (:func:`audit.regions.estimate_regions`; no ground truth at test time, so a tumor counts as
 brain):
 
-0. **head to one size** (since 0.10.5): for the skull-strip only, the estimated head's box is resampled along
-   each axis to :data:`HEAD_FILL` of the frame, centred (a side the image border cut stays on the border),
-   its regions estimated again there and the brain extracted; the brain's mask goes back to the image's
-   own frame.  The extraction's fixed pixel counts then act on one head size: a letterbox squeezes one
-   axis by 20-32% and a zoom enlarges the head, and on the head as it came the strip cut a squeezed axis
-   deeper (docs/mitigations.md, 0.10.5);
+0. **head to one size** (``one_size``: ``brain_crop`` only, since 0.10.5): for the skull-strip only, the
+   estimated head's box is resampled along each axis to :data:`HEAD_FILL` of the frame, centred (a side
+   the image border cut stays on the border), its regions estimated again there and the brain extracted;
+   the brain's mask goes back to the image's own frame.  The extraction's fixed pixel counts then act on
+   one head size: a letterbox squeezes one axis by 20-32% and a zoom enlarges the head, and on the head
+   as it came the strip cut a squeezed axis deeper.  It costs the site cells (the box of a head whose
+   estimate reaches for a site's name depends on the name's corner; likely, not traced), so
+   ``brain_normalization`` and ``input_standardization`` strip the head as it came (docs/mitigations.md,
+   0.10.5);
 1. **skull-strip**: everything outside the extracted brain (:func:`audit.regions.extract_brain`, since
    0.10.4: the brain tissue inside the estimated head, kept apart from the scalp by the skull; before, the
    estimate's brain, which takes in burned-in text near the scalp) is set to 0 (skull, scalp, background,
@@ -67,12 +70,14 @@ SMOOTH_SIGMA = 1.0
 """The Gaussian smoothing after the crop, in pixels: a brain scaled up has a coarser grain than one scaled down."""
 
 
-def normalize_input(image: np.ndarray, standardize: bool, crop: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def normalize_input(
+    image: np.ndarray, standardize: bool, crop: bool, one_size: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
     """``image`` (H, W, C) after the steps of this module (2 with ``standardize``, 3 with ``crop``), and
     the (2, 3) affine that moved its pixels (None without ``crop``); all 0 where no brain is found."""
     image = np.asarray(image, np.float32)
     h, w, c = image.shape
-    brain = skull_strip(image)
+    brain = skull_strip(image, one_size)
     box = head_box(brain)
     if box is None:
         return np.zeros_like(image), None  # no brain: nothing the model should read
@@ -97,15 +102,15 @@ def normalize_input(image: np.ndarray, standardize: bool, crop: bool) -> tuple[n
     return smoothed, normalizing_affine(box, (x0 + (tw - 1) / 2, y0 + (th - 1) / 2, tw, th))
 
 
-def skull_strip(image: np.ndarray) -> np.ndarray:
-    """Bool (H, W) brain of ``image`` (H, W, C): steps 0 and 1, the extraction on the head resampled to one size
-    (:func:`head_affine`) and its mask taken back to the image's own frame (the pixels are resampled once, by
-    the crop, not twice)."""
+def skull_strip(image: np.ndarray, one_size: bool = False) -> np.ndarray:
+    """Bool (H, W) brain of ``image`` (H, W, C): step 1, after step 0 with ``one_size`` (the extraction on the head
+    resampled to one size, :func:`head_affine`, and its mask taken back to the image's own frame: the pixels
+    are resampled once, by the crop, not twice)."""
     h, w = image.shape[:2]
     regions = estimate_regions(image)
-    canon = head_affine(brain_tissue_mask(regions) | (regions == REGIONS.index("skull_band")))
+    canon = head_affine(brain_tissue_mask(regions) | (regions == REGIONS.index("skull_band"))) if one_size else None
     if canon is None:
-        return extract_brain(image, regions)  # no head: the estimate's (empty or skull-stripped) brain
+        return extract_brain(image, regions)  # step 1 on the head as it came (no head: the estimate's brain)
     resized = cv2.warpAffine(image, canon, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     resized = resized.reshape(image.shape)
     brain = extract_brain(resized, estimate_regions(resized)).astype(np.float32)
@@ -135,9 +140,10 @@ class _BrainInput(InputMitigation):
 
     standardize: ClassVar[bool] = False
     crop: ClassVar[bool] = False
+    one_size: ClassVar[bool] = False
 
     def transform(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        return normalize_input(image, standardize=self.standardize, crop=self.crop)
+        return normalize_input(image, standardize=self.standardize, crop=self.crop, one_size=self.one_size)
 
 
 class InputStandardization(_BrainInput):
@@ -156,6 +162,7 @@ class BrainCrop(_BrainInput):
     title = "Skull-strip and brain crop (at input)"
     targets = "shortcuts in the head's size, shape and position, and outside the brain: zoom, padding, field of view"
     crop = True
+    one_size = True
 
 
 class BrainNormalization(_BrainInput):
