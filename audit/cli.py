@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="after the audit, retrain with this mitigation (same seed, data and budget), audit that model into "
-        "<out>/mitigated/NAME/ and compare the two (compare.html there); repeatable",
+        "<out>/mitigated/NAME/ and compare the two (compare.html there); INPUT+TRAINING joins an input and a "
+        "training mitigation (brain_crop+cut_augmentation); repeatable",
     )
     p.add_argument("--pdf", action="store_true", help="also write report.pdf through headless Chromium ([report] pdf)")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors, and TensorFlow's own C++ log")

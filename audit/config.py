@@ -335,8 +335,8 @@ class BenchmarkConfig:
 class MitigateConfig:
     run: tuple[str, ...] = ()
     """Mitigations to try after the audit (``--mitigate NAME`` adds one): each retrains the model
-    with ``train.mitigation = NAME`` (``data.preprocess = NAME`` for an input mitigation) into
-    ``<out>/mitigated/NAME/`` and writes compare.html there."""
+    with ``train.mitigation = NAME`` (``data.preprocess = NAME`` for an input mitigation; ``"A+B"`` sets
+    one of each) into ``<out>/mitigated/NAME/`` and writes compare.html there."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,10 @@ drop below 0.05 and the verdicts before and after.  Nothing here was tuned: the 
 settings are their defaults, fixed before the first run.
 
     python benchmarks/mitigation.py [--shortcuts marker,site] [--strengths 1.0,0.9]
+                                    [--mitigations brain_crop,brain_crop+cut_augmentation]
                                     [--anatomies mni152,colin27] [--seed N] [--out reports/mitigation]
+
+A name ``INPUT+TRAINING`` trains behind an input mitigation with a training one (``with_mitigation``).
 """
 
 from __future__ import annotations
