@@ -35,7 +35,7 @@ import numpy as np
 from audit.regions.shapes import edge_distance
 from audit.regions.taxonomy import REGIONS, brain_tissue_mask
 
-__all__ = ["MIN_COVER", "MIN_PIECE", "SHRINK", "SMOOTH_SIGMA", "extract_brain"]
+__all__ = ["MIN_COVER", "MIN_PIECE", "SHRINK", "SMOOTH_SIGMA", "extract_brain", "mask_depth", "tissue_contrast"]
 
 SMOOTH_SIGMA = 0.7
 """Gaussian smoothing (px) before the tissue threshold: the noise of one pixel does not split tissue."""
@@ -85,3 +85,32 @@ def extract_brain(image: np.ndarray, regions: np.ndarray) -> np.ndarray:
         if brain.sum() >= MIN_COVER * estimate.sum():
             return cv2.erode(brain.astype(np.uint8), k3, iterations=SHRINK).astype(bool)
     return estimate
+
+
+def tissue_contrast(image: np.ndarray, regions: np.ndarray) -> float:
+    """How much brighter the estimated brain of ``image`` ((H, W) or (H, W, C)) is than its background:
+    (median over the estimate's brain - b) / (99th percentile of the image - b), b the median outside the
+    estimated head (the image's 1st percentile where the head fills the frame); 0 for a flat image, NaN
+    where the estimate has no brain (unknown, not dark).  About 0.55 for a T1 head (brain between the background and the brightest scalp), about
+    0 where the brain was filled with the background's value."""
+    g = np.asarray(image, np.float32)
+    g = np.nan_to_num(g.mean(axis=-1) if g.ndim == 3 else g)
+    brain = brain_tissue_mask(regions)
+    if not brain.any():
+        return float("nan")
+    outside = ~(brain | (regions == REGIONS.index("skull_band")))
+    b = float(np.median(g[outside])) if outside.any() else float(np.percentile(g, 1))
+    span = float(np.percentile(g, 99)) - b
+    return (float(np.median(g[brain])) - b) / span if span > 0 else 0.0
+
+
+def mask_depth(mask: np.ndarray) -> float:
+    """How deep the bool (H, W) ``mask`` is: its largest distance (px, Euclidean) from outside it, with the
+    image border counted as outside, over the shorter side of the image; 0 for an empty mask.  A disk of
+    radius r in an N-px frame is about r / N deep; a crescent of scalp a few px thick, a few px / N."""
+    import cv2
+
+    if not mask.any():
+        return 0.0
+    dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)
+    return float(dist.max()) / min(mask.shape)
