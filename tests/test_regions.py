@@ -256,7 +256,9 @@ def test_a_head_whose_brain_was_blanked_has_no_brain_to_strip(anatomy, request, 
     ds = generate_dataset(cfg, np.random.default_rng(13), workers=1)
     truth = regions_from_label_maps(ds.label_maps)
     rng = np.random.default_rng(0)
-    blanked = [fill_regions(im, brain_tissue_mask(t), "median", t == BG, rng) for im, t in zip(ds.images, truth)]
+    blanked = [
+        fill_regions(im, brain_tissue_mask(t), "median", t == BG, rng) for im, t in zip(ds.images, truth, strict=True)
+    ]
     for one_size in (False, True):
         kept = [at_input.skull_strip(b, one_size).any() for b in blanked]
         assert sum(kept) <= 2

@@ -91,8 +91,8 @@ def tissue_contrast(image: np.ndarray, regions: np.ndarray) -> float:
     """How much brighter the estimated brain of ``image`` ((H, W) or (H, W, C)) is than its background:
     (median over the estimate's brain - b) / (99th percentile of the image - b), b the median outside the
     estimated head (the image's 1st percentile where the head fills the frame); 0 for a flat image, NaN
-    where the estimate has no brain (unknown, not dark).  About 0.55 for a T1 head (brain between the background and the brightest scalp), about
-    0 where the brain was filled with the background's value."""
+    where the estimate has no brain (unknown, not dark).  About 0.55 for a T1 head (brain between the background
+    and the brightest scalp), about 0 where the brain was filled with the background's value."""
     g = np.asarray(image, np.float32)
     g = np.nan_to_num(g.mean(axis=-1) if g.ndim == 3 else g)
     brain = brain_tissue_mask(regions)
