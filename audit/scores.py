@@ -32,6 +32,7 @@ __all__ = [
     "average_precision",
     "overlap_scores",
     "bootstrap_ci",
+    "paired_drop_interval",
     "energy_fractions",
     "finding_mask",
     "peak_region",
@@ -294,6 +295,26 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     scale = 1 + z * z / n
     return float(max(0.0, (centre - half) / scale)), float(min(1.0, (centre + half) / scale))
+
+
+def paired_drop_interval(lost: int, gained: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
+    """(drop, low, high): the accuracy lost when ``n`` paired predictions change, ``lost`` of them from right to
+    wrong and ``gained`` from wrong to right, with its confidence interval.
+
+    ``drop = (lost - gained) / n``; with ``m = lost + gained`` discordant pairs and ``(w_lo, w_hi)`` the Wilson
+    interval (:func:`wilson_interval`) of ``lost / m``, the interval is ``m / n * (2 w - 1)`` at each end:
+    conditional on the discordant pairs, as McNemar's test (McNemar 1947), so the pairs that did not move
+    carry no uncertainty.  (0, 0, 0) when nothing moved.
+    """
+    if n <= 0 or min(lost, gained) < 0 or lost + gained > n:
+        raise ValueError(f"need 0 <= lost + gained <= n and n > 0, got lost={lost}, gained={gained}, n={n}")
+    m = lost + gained
+    if m == 0:
+        return 0.0, 0.0, 0.0
+    low, high = wilson_interval(lost, m, level)
+    drop = (lost - gained) / n
+    # min / max: Wilson's end at k = m is 1 only up to rounding
+    return drop, min(drop, m / n * (2 * low - 1)), max(drop, m / n * (2 * high - 1))
 
 
 def _summary(df: pd.DataFrame, rng: np.random.Generator, n_boot: int) -> dict:

@@ -12,6 +12,7 @@ from audit.scores import (
     bootstrap_ci,
     energy_fractions,
     overlap_scores,
+    paired_drop_interval,
     peak_region,
     pointing_hit,
     relevance_rank_accuracy,
@@ -107,6 +108,23 @@ def test_bootstrap_ci_of_constant_and_of_empty():
     assert all(math.isnan(v) for v in bootstrap_ci(np.array([np.nan]), rng))
     est, lo, hi = bootstrap_ci(np.r_[np.zeros(50), np.ones(50)], rng, n_boot=2000)
     assert est == 0.5 and 0.38 < lo < 0.5 < hi < 0.62
+
+
+def test_paired_drop_interval_known_answers():
+    z2 = 1.959963984540054**2
+    # 10 of 100 predictions go from right to wrong, none back: drop 0.1; Wilson's interval of 10 / 10 is
+    # (10 / (10 + z^2), 1), so the drop's is 10 / 100 * (2 * that - 1).
+    drop, low, high = paired_drop_interval(10, 0, 100)
+    assert drop == pytest.approx(0.1) and high == pytest.approx(0.1)
+    assert low == pytest.approx(0.1 * (2 * 10 / (10 + z2) - 1))
+    # As many gained as lost: drop 0, an interval symmetric about it; swapping them mirrors it.
+    drop, low, high = paired_drop_interval(7, 7, 300)
+    assert drop == 0.0 and low == pytest.approx(-high) and high > 0
+    drop, low, high = paired_drop_interval(9, 3, 50)
+    assert paired_drop_interval(3, 9, 50) == pytest.approx((-drop, -high, -low))
+    assert paired_drop_interval(0, 0, 300) == (0.0, 0.0, 0.0)  # nothing moved: no uncertainty
+    with pytest.raises(ValueError, match="lost"):
+        paired_drop_interval(6, 5, 10)
 
 
 def test_wilson_interval_known_answers():
