@@ -452,9 +452,12 @@ def test_acquisition_transfer_adds_no_noise_between_classes_of_one_noise_level()
     assert sigmas["tumor"] == pytest.approx(sigmas["healthy"], rel=0.1), sigmas
 
 
-def _stripped_discs(n: int, size: int = 32, seed: int = 0, radii=(9.0, 9.0)):
+def _stripped_discs(n: int, size: int = 32, seed: int = 0, radii=(9.0, 9.0), letterbox: float = 1.0):
     """Skull-stripped discs (brain only, black outside) with a bright lesion on class 1; the disc's
-    radius is ``radii[label]``, so with two radii the head's size is a shortcut."""
+    radius is ``radii[label]``, so with two radii the head's size is a shortcut.  With ``letterbox`` < 1
+    class 1 is letterboxed: its disc squeezed to that along the rows on half of its images and along the
+    columns on the other half, so the class's *median* box is squeezed by about the same on both axes and
+    only single images show the squeeze."""
     rng = np.random.default_rng(seed)
     rr, cc = np.mgrid[:size, :size]
     labels = np.tile([0, 1], n // 2)
@@ -462,7 +465,8 @@ def _stripped_discs(n: int, size: int = 32, seed: int = 0, radii=(9.0, 9.0)):
     regions = np.full((n, size, size), BG, np.uint8)
     for i, y in enumerate(labels):
         cy, cx = size / 2 + rng.uniform(-1, 1, 2)
-        disc = np.hypot(rr - cy, cc - cx) < radii[y] + rng.uniform(-0.5, 0.5)
+        sy, sx = ((letterbox, 1.0) if i % 4 == 1 else (1.0, letterbox)) if y else (1.0, 1.0)
+        disc = np.hypot((rr - cy) / sy, (cc - cx) / sx) < radii[y] + rng.uniform(-0.5, 0.5)
         images[i, disc, 0] = 0.5
         regions[i][disc] = BRAIN
         if y:
@@ -533,28 +537,6 @@ def test_geometry_transfer_reports_the_drop_with_its_interval():
     assert m["accuracy_drop_ci_low"] > 0.5  # every decision moved one way: the interval is far from 0
 
 
-def _letterboxed_discs(n: int, size: int = 32, seed: int = 0):
-    """Stripped discs of one radius; class 1 (with a lesion) letterboxed: the disc squeezed to 0.65 along
-    the rows on half of its images and along the columns on the other half, so the class's *median* box is
-    squeezed by about the same on both axes and only single images show the squeeze."""
-    rng = np.random.default_rng(seed)
-    rr, cc = np.mgrid[:size, :size]
-    labels = np.tile([0, 1], n // 2)
-    images = np.zeros((n, size, size, 1), np.float32)
-    regions = np.full((n, size, size), BG, np.uint8)
-    for i, y in enumerate(labels):
-        cy, cx = size / 2 + rng.uniform(-1, 1, 2)
-        sy, sx = ((0.65, 1.0) if i % 4 == 1 else (1.0, 0.65)) if y else (1.0, 1.0)
-        disc = np.hypot((rr - cy) / sy, (cc - cx) / sx) < 9 + rng.uniform(-0.5, 0.5)
-        images[i, disc, 0] = 0.5
-        regions[i][disc] = BRAIN
-        if y:
-            lesion = np.hypot(rr - cy, cc - cx) < 2
-            images[i, lesion, 0] = 0.95
-            regions[i][lesion] = TUMOR
-    return images, labels, regions
-
-
 def aspect_model(size: int = 32, threshold: float = 0.15) -> keras.Model:
     """Reads the head's aspect only: tumor when its height and width (shares of the rows and of the columns
     holding a pixel above 0.2) differ by more than ``threshold``."""
@@ -580,7 +562,7 @@ def test_geometry_transfer_catches_a_model_that_reads_a_letterbox_squeeze():
     # and separates the classes; a transfer that gives healthy heads the letterbox's squeeze moves its
     # decisions. The median transfer keeps them (accuracy 1.00 -> 1.00): this test passes, and so fails as
     # an xfail, the day the check sees it.
-    images, labels, regions = _letterboxed_discs(60, seed=5)
+    images, labels, regions = _stripped_discs(60, seed=5, letterbox=0.65)
     ctx = context(aspect_model(), images, labels, regions)
     assert (ctx.proba.argmax(1) == labels).mean() == 1.0  # the shortcut works
     result = run_check(available_checks()["geometry_transfer"], ctx)
