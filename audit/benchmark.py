@@ -50,7 +50,8 @@ from audit.progress import say
 from audit.sourcecode import function_digest
 
 __all__ = [
-    "SITE", "Cell", "cell_config", "cells_of", "class_drops", "detection_table", "measure_reliance", "quick_config",
+    "SITE", "Cell", "balanced", "cell_config", "cells_of", "class_drops", "detection_table", "excess_drops",
+    "measure_reliance", "quick_config",
     "run_benchmark", "run_cell", "seed_agreement",
 ]  # fmt: skip
 
@@ -183,14 +184,21 @@ def class_drops(labels: np.ndarray, tied_ok: np.ndarray, swapped_ok: np.ndarray)
     return {int(k): float(np.mean(tied_ok[labels == k]) - np.mean(swapped_ok[labels == k])) for k in np.unique(labels)}
 
 
-def measure_reliance(cfg: Config, ds, model, strong_drop: float, resamples: int) -> dict:
+def measure_reliance(cfg: Config, ds, model, strong_drop: float, resamples: int, reference=None) -> dict:
     """Accuracy with the shortcut tied as in training minus with it swapped, on the same test images
     (both after ``data.preprocess``, as the dataset's images are), overall and per class.
 
     The per-class drop is there because the overall one can cancel: when the swap also changes how
     visible the anatomy is (a windowing that saturates the tumor, swapped off the tumor images), one
     class can lose what the other gains (measured, 0.10.3: healthy 0.79 -> 0.67, tumor 0.65 -> 0.79,
-    overall drop -0.007).  ``drop_worst_class`` is the largest class's drop, ``worst_class`` its name."""
+    overall drop -0.007).  ``drop_worst_class`` is the largest class's drop, ``worst_class`` its name.
+
+    ``reference``: a model of the same pipeline trained where the shortcut is independent of the class
+    (the cell at p = 0), scored on the same images.  It shows the drop a model that reads no shortcut
+    has anyway, because the swap changes the anatomy's look (0.10.7: the windowing, 0.107 in the healthy
+    class).  Adds ``reference_*`` (its accuracy, balanced accuracy and worst class's drop) and
+    ``excess_worst_class``: the largest over classes of (the model's drop - the reference's), with a
+    95% interval from resampling the class's images (both models see the same ones)."""
     from audit.data.synthetic import render_images
     from audit.model import adapt_channels, predict_proba
 
@@ -201,20 +209,21 @@ def measure_reliance(cfg: Config, ds, model, strong_drop: float, resamples: int)
         from audit.mitigations import preprocess_images
 
         swapped = preprocess_images(cfg.data.preprocess, swapped)[0]
+    tied_images = np.asarray(ds.images[test])
 
-    def correct(images):
-        proba = predict_proba(model, adapt_channels(np.asarray(images, np.float32), model), cfg.cam.batch_size)
+    def correct(net, images):
+        proba = predict_proba(net, adapt_channels(np.asarray(images, np.float32), net), cfg.cam.batch_size)
         return (proba.argmax(axis=1) == y).astype(float)
 
-    tied_images = np.asarray(ds.images[test])
-    tied_ok, swapped_ok = correct(tied_images), correct(swapped)
+    tied_ok, swapped_ok = correct(model, tied_images), correct(model, swapped)
     changed = np.any(tied_images != swapped, axis=(1, 2, 3))
     low, high = paired_bootstrap(tied_ok, swapped_ok, resamples, cfg.experiment.seed)
     drop = float(tied_ok.mean() - swapped_ok.mean())
     by_class = class_drops(y, tied_ok, swapped_ok)
     worst = max(by_class, key=by_class.get)
-    return {
+    out = {
         "accuracy_tied": float(tied_ok.mean()),
+        "balanced_accuracy_tied": balanced(y, tied_ok),
         "accuracy_swapped": float(swapped_ok.mean()),
         "drop": drop,
         "drop_ci_low": low,
@@ -226,6 +235,47 @@ def measure_reliance(cfg: Config, ds, model, strong_drop: float, resamples: int)
         "n_test": int(len(test)),
         "n_changed": int(changed.sum()),
     }
+    if reference is not None:
+        ref_tied, ref_swapped = correct(reference, tied_images), correct(reference, swapped)
+        ref_drops = class_drops(y, ref_tied, ref_swapped)
+        excess = excess_drops(y, (tied_ok, swapped_ok), (ref_tied, ref_swapped), resamples, cfg.experiment.seed)
+        k = max(excess, key=lambda c: excess[c][0])
+        out |= {
+            "reference_accuracy_tied": float(ref_tied.mean()),
+            "reference_balanced_accuracy_tied": balanced(y, ref_tied),
+            "reference_drop_worst_class": max(ref_drops.values()),
+            "excess_worst_class": excess[k][0],
+            "excess_ci_low": excess[k][1],
+            "excess_ci_high": excess[k][2],
+            "excess_class": ds.class_names[k],
+        }
+    return out
+
+
+def balanced(labels: np.ndarray, ok: np.ndarray) -> float:
+    """Mean over the classes present of the share of their rows with ``ok`` = 1 (balanced accuracy)."""
+    return float(np.mean([np.mean(ok[labels == k]) for k in np.unique(labels)]))
+
+
+def excess_drops(
+    labels: np.ndarray,
+    model: tuple[np.ndarray, np.ndarray],
+    reference: tuple[np.ndarray, np.ndarray],
+    resamples: int,
+    seed: int,
+) -> dict[int, tuple[float, float, float]]:
+    """Per class k: the model's drop minus the reference's on the same rows, (tied_ok - swapped_ok) of
+    one minus the other's, averaged over the class's rows, with the 95% percentile interval of resampling
+    those rows (paired: both models answered on each row).  ``model``, ``reference``: (tied_ok, swapped_ok)."""
+    labels = np.asarray(labels)
+    diff = (model[0] - model[1]) - (reference[0] - reference[1])
+    out = {}
+    for k in np.unique(labels):
+        rows = diff[labels == k]
+        idx = np.random.default_rng([seed, int(k)]).integers(0, len(rows), (resamples, len(rows)))
+        means = rows[idx].mean(axis=1)
+        out[int(k)] = (float(rows.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)))
+    return out
 
 
 def _outcome(results: dict) -> dict:

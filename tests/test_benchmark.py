@@ -182,6 +182,20 @@ def test_class_drops_known_values():
     assert class_drops(labels, tied, swapped) == {0: 0.5, 1: -0.5}
 
 
+def test_excess_drops_and_balanced_accuracy_known_values():
+    from audit.benchmark import balanced, excess_drops
+
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    model = (np.array([1, 1, 1, 1, 1, 0], float), np.array([0, 0, 1, 1, 1, 0], float))  # class 0 drops 1/2
+    reference = (np.array([1, 1, 1, 1, 1, 1], float), np.array([0, 1, 1, 1, 1, 1], float))  # class 0 drops 1/4
+    excess = excess_drops(labels, model, reference, 2000, 0)
+    assert excess[0][0] == pytest.approx(0.25) and excess[1][0] == pytest.approx(0.0)
+    assert excess[0][1] <= 0.25 <= excess[0][2] and excess[0][1] >= 0.0  # no row of class 0 has a negative excess
+    assert excess[1][1:] == (0.0, 0.0)  # class 1: both models lose nothing on either row
+    assert excess_drops(labels, model, model, 100, 0) == {0: (0.0, 0.0, 0.0), 1: (0.0, 0.0, 0.0)}
+    assert balanced(labels, model[0]) == pytest.approx((1.0 + 0.5) / 2)
+
+
 def test_quick_benchmark_end_to_end(tmp_path):
     out = tmp_path / "bench"
     cmd = [sys.executable, str(ROOT / "run_audit.py"), str(ROOT / "experiments" / "benchmark.toml"), "--quick",
@@ -226,6 +240,53 @@ def test_render_images_gives_the_same_images_as_the_whole_set():
         whole = _phantoms(swap, artifacts={"zoom": 1.0})
         some = np.array([3, 0, 17, 22])
         assert np.array_equal(render_images(cfg, np.random.default_rng(3), some, swap_ties=swap), whole.images[some])
+
+
+@pytest.mark.parametrize("artifact", ["intensity", "marker"])
+def test_a_cell_at_p0_and_at_p1_share_images_wherever_the_shortcut_agrees(artifact):
+    """benchmarks/shortcut_free_reference.py scores a p = 0 model on the p = 1 cell's test images: that is
+    the same images, split and labels, differing only where the shortcut's presence differs."""
+    free, tied = _phantoms(False, artifacts={artifact: 0.0}), _phantoms(False, artifacts={artifact: 1.0})
+    assert np.array_equal(free.labels, tied.labels) and np.array_equal(free.split, tied.split)
+    same = free.meta[artifact].to_numpy(bool) == tied.meta[artifact].to_numpy(bool)
+    assert 0 < same.sum() < len(same)  # both kinds of image are there
+    assert np.array_equal(free.images[same], tied.images[same])
+    assert not np.any(np.all(free.images[~same] == tied.images[~same], axis=(1, 2, 3)))
+
+
+class _Stub:
+    """A two-class 'model' for measure_reliance: tumor where the image's mean exceeds ``threshold``."""
+
+    def __init__(self, size: int, threshold: float):
+        self.inputs, self.output_shape, self.threshold = [np.zeros((1, size, size, 1))], (None, 2), threshold
+
+    def predict_on_batch(self, x):
+        tumor = (x.mean(axis=(1, 2, 3)) > self.threshold).astype(np.float32)
+        return np.stack([1 - tumor, tumor], axis=1)
+
+
+def test_measure_reliance_against_a_reference_model():
+    from audit.benchmark import class_drops, measure_reliance
+    from audit.data.synthetic import generate_dataset
+
+    base = load_config(ROOT / "experiments" / "benchmark.toml")
+    data = phantoms(n_images=40, image_size=48, contrasts=("t1c",), min_tumor_area=8, artifacts={"intensity": 1.0})
+    cfg = dataclasses.replace(base, data=data, experiment=dataclasses.replace(base.experiment, seed=5))
+    ds = generate_dataset(data, np.random.default_rng([5, 1]), workers=1)
+    test = ds.indices("test")
+    assert set(ds.labels[test]) == {0, 1}
+    reader = _Stub(48, float(np.median(ds.images[test].mean(axis=(1, 2, 3)))))  # brightness: the windowing's cue
+    alone = measure_reliance(cfg, ds, reader, 0.2, 200)
+    assert alone["drop_worst_class"] > 0.2  # it reads the windowing (known from the stub), so swapping it costs
+    same = measure_reliance(cfg, ds, reader, 0.2, 200, reference=reader)
+    assert {k: same[k] for k in alone} == alone  # the reference adds columns and changes none
+    assert same["excess_worst_class"] == same["excess_ci_low"] == same["excess_ci_high"] == 0.0
+    assert same["reference_drop_worst_class"] == alone["drop_worst_class"]
+    always_healthy = _Stub(48, np.inf)  # drops nothing in either class
+    against = measure_reliance(cfg, ds, reader, 0.2, 200, reference=always_healthy)
+    assert against["reference_drop_worst_class"] == 0.0 and against["reference_balanced_accuracy_tied"] == 0.5
+    assert against["excess_worst_class"] == pytest.approx(alone["drop_worst_class"])
+    assert against["excess_class"] == alone["worst_class"]
 
 
 def _mini(**benchmark) -> Config:
