@@ -266,7 +266,7 @@ class _Stub:
 
 
 def test_measure_reliance_against_a_reference_model():
-    from audit.benchmark import class_drops, measure_reliance
+    from audit.benchmark import measure_reliance
     from audit.data.synthetic import generate_dataset
 
     base = load_config(ROOT / "experiments" / "benchmark.toml")
