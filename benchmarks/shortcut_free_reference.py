@@ -20,6 +20,10 @@ there; its per-class drop is the drop such a model shows anyway.  Nothing is tun
 
 ``--pipelines``: the mitigations the p = 0 model is trained behind (``none``: the raw images).  A training
 mitigation changes only the training images; an input one (``brain_crop``) the test images too.
+
+``--audit``: also audit the shortcut-free model on the cell (``model.path``, the cell's data with its shortcut
+tied) and record the verdict, its rule and the checks' statuses.  That is a model that reads no shortcut on
+data that offers one, the case of a good model on a confounded set; its right verdict is not ``artifact``.
 """
 
 from __future__ import annotations
@@ -35,12 +39,29 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def audit_on_cell(cell, train_entry: Path, out: Path, run_pipeline) -> dict:
+    """The audit of the model cached in ``train_entry`` on the data of ``cell`` (loaded through ``model.path``,
+    as a user's model is): verdict, rule and each check's status."""
+    import dataclasses
+
+    cfg = dataclasses.replace(
+        cell, model=dataclasses.replace(cell.model, path=str(train_entry / "model.keras")),
+        train=dataclasses.replace(cell.train, mitigation=""),
+    )  # fmt: skip
+    results = run_pipeline(cfg, out, cache=out / "cache").results
+    return {
+        "verdict": results["verdict"]["label"],
+        "rule": results["verdict"]["rule"],
+        **{f"check_{c['name']}": c["status"] for c in results["checks"]},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     from audit.benchmark import SITE, Cell, cell_config, measure_reliance
     from audit.config import load_config
     from audit.io import write_text_atomic
     from audit.mitigations import with_mitigation
-    from audit.pipeline import cached_outputs
+    from audit.pipeline import cached_outputs, run_pipeline, stage_keys
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shortcuts", default="marker,frame,padding,zoom,intensity,noise,ghost,site")
@@ -48,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pipelines", default="none")
     p.add_argument("--strength", type=float, default=1.0, help="tie strength of the cell scored (default 1.0)")
     p.add_argument("--seed", type=int, default=None, help="data and training seed (default: experiment.seed)")
+    p.add_argument("--audit", action="store_true", help="audit each shortcut-free model on the tied cell")
     p.add_argument("--out", type=Path, default=ROOT / "reports" / "reference")
     args = p.parse_args(argv)
     cfg = load_config(ROOT / "experiments" / "benchmark.toml")
@@ -71,8 +93,12 @@ def main(argv: list[str] | None = None) -> int:
                                     cache=args.out / "cache")["data"]  # fmt: skip
                 rel = measure_reliance(cell, ds, model, cfg.benchmark.strong_drop, 1000)
                 row = {"anatomy": anatomy, "shortcut": shortcut, "p_scored": args.strength,
-                       "seed": free.experiment.seed, "pipeline": pipeline, **rel,
-                       "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+                       "seed": free.experiment.seed, "pipeline": pipeline, **rel}  # fmt: skip
+                if args.audit:
+                    row |= audit_on_cell(cell, args.out / "cache" / f"train-{stage_keys(free)['train']}",
+                                         args.out / f"{anatomy}-{shortcut}-p{args.strength:g}" / pipeline / "audit",
+                                         run_pipeline)  # fmt: skip
+                row["seconds"] = round(time.perf_counter() - t0, 1)
                 rows.append(row)
                 args.out.mkdir(parents=True, exist_ok=True)
                 write_text_atomic(args.out / "shortcut_free_reference.csv", pd.DataFrame(rows).to_csv(index=False))
@@ -80,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{row['balanced_accuracy_tied']:.3f}  drop {row['drop']:+.3f} "
                       f"[{row['drop_ci_low']:+.3f}, {row['drop_ci_high']:+.3f}]  worst class ({row['worst_class']}) "
                       f"{row['drop_worst_class']:+.3f}"
-                      f"  ({row['seconds']:.0f} s)", flush=True)  # fmt: skip
+                      + (f"  audited: {row['verdict']} (rule {row['rule']})" if args.audit else "")
+                      + f"  ({row['seconds']:.0f} s)", flush=True)  # fmt: skip
     print(f"\n{len(rows)} models in {(time.perf_counter() - t_start) / 60:.1f} min")
     return 0
 
