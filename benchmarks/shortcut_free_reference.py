@@ -39,10 +39,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def audit_on_cell(cell, train_entry: Path, out: Path, run_pipeline) -> dict:
+def audit_on_cell(cell, train_entry: Path, out: Path) -> dict:
     """The audit of the model cached in ``train_entry`` on the data of ``cell`` (loaded through ``model.path``,
     as a user's model is): verdict, rule and each check's status."""
     import dataclasses
+
+    from audit.pipeline import run_pipeline
 
     cfg = dataclasses.replace(
         cell, model=dataclasses.replace(cell.model, path=str(train_entry / "model.keras")),
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from audit.config import load_config
     from audit.io import write_text_atomic
     from audit.mitigations import with_mitigation
-    from audit.pipeline import cached_outputs, run_pipeline, stage_keys
+    from audit.pipeline import cached_outputs, stage_keys
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shortcuts", default="marker,frame,padding,zoom,intensity,noise,ghost,site")
@@ -82,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                 name = "" if pipeline == "none" else pipeline
                 free, cell = (
                     with_mitigation(
-                        cell_config(cfg, Cell(anatomy, "present", artifact, p, args.seed), "hirescam"), name
+                        cell_config(cfg, Cell(anatomy, "present", artifact, tie, args.seed), "hirescam"), name
                     )
-                    for p in (0.0, args.strength)
+                    for tie in (0.0, args.strength)
                 )
                 t0 = time.perf_counter()
                 model = cached_outputs(free, args.out / f"{anatomy}-{shortcut}-p0" / pipeline, "train",
@@ -95,9 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                 row = {"anatomy": anatomy, "shortcut": shortcut, "p_scored": args.strength,
                        "seed": free.experiment.seed, "pipeline": pipeline, **rel}  # fmt: skip
                 if args.audit:
-                    row |= audit_on_cell(cell, args.out / "cache" / f"train-{stage_keys(free)['train']}",
-                                         args.out / f"{anatomy}-{shortcut}-p{args.strength:g}" / pipeline / "audit",
-                                         run_pipeline)  # fmt: skip
+                    folder = args.out / f"{anatomy}-{shortcut}-p{args.strength:g}" / pipeline / "audit"
+                    row |= audit_on_cell(cell, args.out / "cache" / f"train-{stage_keys(free)['train']}", folder)
                 row["seconds"] = round(time.perf_counter() - t0, 1)
                 rows.append(row)
                 args.out.mkdir(parents=True, exist_ok=True)
