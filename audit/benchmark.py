@@ -50,7 +50,7 @@ from audit.progress import say
 from audit.sourcecode import function_digest
 
 __all__ = [
-    "SITE", "Cell", "balanced", "cell_config", "cells_of", "class_drops", "detection_table", "excess_drops",
+    "SITE", "Cell", "cell_config", "cells_of", "class_drops", "detection_table", "excess_drops",
     "measure_reliance", "quick_config",
     "run_benchmark", "run_cell", "seed_agreement",
 ]  # fmt: skip
@@ -167,7 +167,7 @@ def cell_config(cfg: Config, cell: Cell, method: str) -> Config:
     )
 
 
-def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int, seed: int) -> tuple[float, float]:
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int, seed: int | list[int]) -> tuple[float, float]:
     """95% percentile interval of ``mean(a) - mean(b)`` over paired resamples of the rows."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if len(a) == 0:
@@ -201,6 +201,7 @@ def measure_reliance(cfg: Config, ds, model, strong_drop: float, resamples: int,
     95% interval from resampling the class's images (both models see the same ones)."""
     from audit.data.synthetic import render_images
     from audit.model import adapt_channels, predict_proba
+    from audit.scores import balanced_accuracy
 
     test = ds.indices("test")
     y = ds.labels[test]
@@ -211,11 +212,11 @@ def measure_reliance(cfg: Config, ds, model, strong_drop: float, resamples: int,
         swapped = preprocess_images(cfg.data.preprocess, swapped)[0]
     tied_images = np.asarray(ds.images[test])
 
-    def correct(net, images):
-        proba = predict_proba(net, adapt_channels(np.asarray(images, np.float32), net), cfg.cam.batch_size)
-        return (proba.argmax(axis=1) == y).astype(float)
+    def predicted(net, images):
+        return predict_proba(net, adapt_channels(np.asarray(images, np.float32), net), cfg.cam.batch_size).argmax(1)
 
-    tied_ok, swapped_ok = correct(model, tied_images), correct(model, swapped)
+    tied_pred = predicted(model, tied_images)
+    tied_ok, swapped_ok = (tied_pred == y).astype(float), (predicted(model, swapped) == y).astype(float)
     changed = np.any(tied_images != swapped, axis=(1, 2, 3))
     low, high = paired_bootstrap(tied_ok, swapped_ok, resamples, cfg.experiment.seed)
     drop = float(tied_ok.mean() - swapped_ok.mean())
@@ -223,7 +224,7 @@ def measure_reliance(cfg: Config, ds, model, strong_drop: float, resamples: int,
     worst = max(by_class, key=by_class.get)
     out = {
         "accuracy_tied": float(tied_ok.mean()),
-        "balanced_accuracy_tied": balanced(y, tied_ok),
+        "balanced_accuracy_tied": balanced_accuracy(y, tied_pred),
         "accuracy_swapped": float(swapped_ok.mean()),
         "drop": drop,
         "drop_ci_low": low,
@@ -236,13 +237,14 @@ def measure_reliance(cfg: Config, ds, model, strong_drop: float, resamples: int,
         "n_changed": int(changed.sum()),
     }
     if reference is not None:
-        ref_tied, ref_swapped = correct(reference, tied_images), correct(reference, swapped)
+        ref_pred = predicted(reference, tied_images)
+        ref_tied, ref_swapped = (ref_pred == y).astype(float), (predicted(reference, swapped) == y).astype(float)
         ref_drops = class_drops(y, ref_tied, ref_swapped)
         excess = excess_drops(y, (tied_ok, swapped_ok), (ref_tied, ref_swapped), resamples, cfg.experiment.seed)
         k = max(excess, key=lambda c: excess[c][0])
         out |= {
             "reference_accuracy_tied": float(ref_tied.mean()),
-            "reference_balanced_accuracy_tied": balanced(y, ref_tied),
+            "reference_balanced_accuracy_tied": balanced_accuracy(y, ref_pred),
             "reference_drop_worst_class": max(ref_drops.values()),
             "excess_worst_class": excess[k][0],
             "excess_ci_low": excess[k][1],
@@ -250,11 +252,6 @@ def measure_reliance(cfg: Config, ds, model, strong_drop: float, resamples: int,
             "excess_class": ds.class_names[k],
         }
     return out
-
-
-def balanced(labels: np.ndarray, ok: np.ndarray) -> float:
-    """Mean over the classes present of the share of their rows with ``ok`` = 1 (balanced accuracy)."""
-    return float(np.mean([np.mean(ok[labels == k]) for k in np.unique(labels)]))
 
 
 def excess_drops(
@@ -265,16 +262,15 @@ def excess_drops(
     seed: int,
 ) -> dict[int, tuple[float, float, float]]:
     """Per class k: the model's drop minus the reference's on the same rows, (tied_ok - swapped_ok) of
-    one minus the other's, averaged over the class's rows, with the 95% percentile interval of resampling
-    those rows (paired: both models answered on each row).  ``model``, ``reference``: (tied_ok, swapped_ok)."""
+    one minus the other's, averaged over the class's rows, with the 95% interval of resampling those rows
+    (:func:`paired_bootstrap`: both models answered on each row).  ``model``, ``reference``: (tied_ok, swapped_ok)."""
     labels = np.asarray(labels)
-    diff = (model[0] - model[1]) - (reference[0] - reference[1])
+    own, ref = model[0] - model[1], reference[0] - reference[1]
     out = {}
     for k in np.unique(labels):
-        rows = diff[labels == k]
-        idx = np.random.default_rng([seed, int(k)]).integers(0, len(rows), (resamples, len(rows)))
-        means = rows[idx].mean(axis=1)
-        out[int(k)] = (float(rows.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)))
+        rows = labels == k
+        low, high = paired_bootstrap(own[rows], ref[rows], resamples, [seed, int(k)])
+        out[int(k)] = (float(own[rows].mean() - ref[rows].mean()), low, high)
     return out
 
 

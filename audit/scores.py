@@ -33,6 +33,7 @@ __all__ = [
     "overlap_scores",
     "bootstrap_ci",
     "paired_drop_interval",
+    "balanced_accuracy",
     "energy_fractions",
     "finding_mask",
     "peak_region",
@@ -295,6 +296,14 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     scale = 1 + z * z / n
     return float(max(0.0, (centre - half) / scale)), float(min(1.0, (centre + half) / scale))
+
+
+def balanced_accuracy(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """Mean over the classes present in ``labels`` of their recall, the share of their rows whose prediction is
+    the label (Brodersen et al. 2010); NaN without rows."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    recalls = [np.mean(predictions[labels == c] == c) for c in np.unique(labels)]
+    return float(np.mean(recalls)) if recalls else float("nan")
 
 
 def paired_drop_interval(lost: int, gained: int, n: int, level: float = 0.95) -> tuple[float, float, float]:

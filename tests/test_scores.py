@@ -9,6 +9,7 @@ from audit.regions import REGIONS, regions_from_label_maps
 from audit.scores import (
     area_fractions,
     average_precision,
+    balanced_accuracy,
     bootstrap_ci,
     energy_fractions,
     overlap_scores,
@@ -108,6 +109,13 @@ def test_bootstrap_ci_of_constant_and_of_empty():
     assert all(math.isnan(v) for v in bootstrap_ci(np.array([np.nan]), rng))
     est, lo, hi = bootstrap_ci(np.r_[np.zeros(50), np.ones(50)], rng, n_boot=2000)
     assert est == 0.5 and 0.38 < lo < 0.5 < hi < 0.62
+
+
+def test_balanced_accuracy_known_values():
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    assert balanced_accuracy(labels, np.array([0, 0, 0, 0, 1, 0])) == pytest.approx((1.0 + 0.5) / 2)
+    assert balanced_accuracy(labels, np.zeros(6, int)) == 0.5  # always the majority class: chance, not 4/6
+    assert np.isnan(balanced_accuracy(np.array([], int), np.array([], int)))
 
 
 def test_paired_drop_interval_known_answers():

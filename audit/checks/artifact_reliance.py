@@ -23,6 +23,7 @@ import pandas as pd
 from audit.checks.base import Check, CheckContext, CheckResult
 from audit.checks.flips import flip_status
 from audit.regions import BRAIN_TISSUE, REGIONS
+from audit.scores import balanced_accuracy
 
 __all__ = ["ArtifactReliance", "fill_regions"]
 
@@ -77,11 +78,6 @@ def fill_regions(
     return np.clip(out, 0, 1)
 
 
-def _balanced_accuracy(y: np.ndarray, pred: np.ndarray, k: int) -> float:
-    recalls = [np.mean(pred[y == c] == c) for c in range(k) if np.any(y == c)]
-    return float(np.mean(recalls)) if recalls else float("nan")
-
-
 class ArtifactReliance(Check):
     name = "artifact_reliance"
     title = "Artifact reliance (counterfactual)"
@@ -116,13 +112,13 @@ class ArtifactReliance(Check):
             rows.append({
                 "counterfactual": label,
                 "accuracy": float(np.mean(pred == y)),
-                "balanced_accuracy": _balanced_accuracy(y, pred, k),
+                "balanced_accuracy": balanced_accuracy(y, pred),
                 "flip_rate": float(np.mean(pred != pred0)),
                 "confidence_change": float(np.mean(proba[np.arange(len(y)), pred0] - base[np.arange(len(y)), pred0])),
             })  # fmt: skip
         table = pd.DataFrame(
             [{"counterfactual": "original", "accuracy": float(np.mean(pred0 == y)),
-              "balanced_accuracy": _balanced_accuracy(y, pred0, k), "flip_rate": 0.0, "confidence_change": 0.0},
+              "balanced_accuracy": balanced_accuracy(y, pred0), "flip_rate": 0.0, "confidence_change": 0.0},
              *rows]
         )  # fmt: skip
         flip_verdict, flips, flips_low, flips_high = flip_status(probas["non-anatomy removed"].argmax(axis=1) != pred0,
