@@ -68,8 +68,9 @@ RULES: tuple[str, ...] = (
     "anatomy when model behaviour passed and either localisation supports anatomy (whatever share of a coarse "
     "map's energy falls off the brain: its peak finds the tumor), or the attention line is mixed or uninformative "
     "and the dataset line shows no risk (the causal evidence alone)",
-    "mixed otherwise (e.g. off-target maps with a passed counterfactual: the model keeps its decisions without the "
-    "non-anatomical pixels and loses them without the brain, which outweighs where a coarse map's energy falls; or "
+    "mixed otherwise (e.g. off-target maps with a passed counterfactual: the model keeps its accuracy when the "
+    "non-anatomical pixels, the acquisition or the field of view change, which outweighs where a coarse map's "
+    "energy falls; or "
     "off-target maps with a counterfactual that only warned and no shortcut on offer in the data: where a coarse "
     "map's energy falls does not turn an inconclusive counterfactual into evidence of a shortcut)",
 )
@@ -328,7 +329,7 @@ def _strength(label, rule, behaviour, attention, local, dataset, trust) -> str:
         )
     elif a["label"] == "artifact" and behaviour["status"] == "warn":
         reasons.append(
-            "the maps point off target, but the counterfactual only warned (its flip rate not clearly above the "
+            "the maps point off target, but the counterfactual only warned (its accuracy drop not clearly above the "
             "tolerance) and the data offers no clear shortcut"
         )
     elif behaviour["status"] == "missing" and trust["status"] == "doubtful":
@@ -424,8 +425,9 @@ def _summary(label: str, rule: int, ev: dict, cfg: VerdictConfig) -> str:
         )
     elif rule == 4 and loc["status"] != "supports":
         s.append(
-            "The verdict rests on the model-behaviour evidence: the decisions hold without the non-anatomical "
-            "pixels and fall to chance without the brain."
+            "The verdict rests on the model-behaviour evidence: the model keeps its accuracy when the "
+            "non-anatomical pixels, the acquisition or the field of view change (as far as the checks that ran "
+            "change them)."
         )
     if rule == 5 and a["label"] == "artifact" and b["status"] != "pass" and loc["status"] == "supports":
         s.append(

@@ -161,6 +161,26 @@ def test_flip_status_fails_only_beyond_the_interval():
     assert flip_status(flips(0), 0.1)[:2] == ("pass", 0.0)
 
 
+def test_drop_status_reads_the_accuracy_lost_not_the_decisions_moved():
+    from audit.checks.flips import drop_status
+
+    def outcomes(lost, gained, n=100):
+        before = np.zeros(n, bool)
+        before[: lost + 50] = True  # the first `lost` right before, wrong after; the next 50 right in both
+        after = before.copy()
+        after[:lost] = False
+        after[lost + 50 : lost + 50 + gained] = True  # `gained` wrong before, right after
+        return before, after
+
+    status, drop, low, high = drop_status(*outcomes(30, 0), 0.1)
+    assert (status, drop) == ("fail", pytest.approx(0.3))  # 30 of 30 discordant pairs lost: interval from 0.23
+    assert low == pytest.approx(0.3 * (2 * wilson_interval(30, 30)[0] - 1)) and low > 0.1
+    assert drop_status(*outcomes(12, 6), 0.1)[:2] == ("warn", pytest.approx(0.06))  # interval reaches below 0
+    assert drop_status(*outcomes(8, 8), 0.1)[:2] == ("pass", 0.0)  # 16% of decisions flip, as many each way
+    with pytest.raises(ValueError, match="outcome vectors"):
+        drop_status(np.ones(3, bool), np.ones(4, bool), 0.1)
+
+
 def test_bootstrap_is_seeded():
     v = np.random.default_rng(1).random(30)
     assert bootstrap_ci(v, np.random.default_rng(5)) == bootstrap_ci(v, np.random.default_rng(5))

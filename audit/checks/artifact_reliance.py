@@ -8,10 +8,22 @@ Two counterfactual test sets are built from the region masks:
 - *brain blanked*: brain and tumor pixels are replaced, keeping only skull band, background,
   padding and artifacts.
 
-A model that reads anatomy keeps its predictions on the first and falls to chance on the
-second.  The check fails when predictions flip on the first (the flip rate's 95% Wilson
-interval wholly above ``max_flip_rate``: :func:`audit.checks.flips.flip_status`) or the model
-still beats chance clearly on the second (balanced accuracy at least ``1/K + chance_margin``).
+A model that reads anatomy keeps its accuracy on the first.  The check fails when accuracy falls there: the
+paired accuracy drop's 95% interval (:func:`audit.checks.flips.drop_status`) lies wholly above ``max_drop``
+(0.1); it warns when the drop exceeds half of that.  The share of flipped predictions is reported beside it
+but not read: a weak model's borderline decisions flip both ways under any change of pixels, which is
+instability, not reliance (a shortcut-free model of 0.90 accuracy on a site-confounded set flipped 8%,
+accuracy 0.900 -> 0.897).
+
+The second set is reported, never read into the status.  It asks whether the pixels outside the brain
+carry the class *for this model*, far outside anything it was trained on (a dark hole where the brain
+was), and on a test set whose classes differ outside the brain any model's answer to such images follows
+that difference one way or the other, whether or not it learnt it: models trained with the shortcut drawn
+independently of the class (they cannot read it) reached 57-76% balanced accuracy on brainless heads of
+confounded test sets while their in-distribution counterfactual moved 0-2% of their predictions
+(docs/mitigations.md, five of 28).  On its own it is no evidence that the model uses those pixels; every
+model that did rely on them in our benchmarks also failed another counterfactual (this one's first set,
+``geometry_transfer`` or ``acquisition_transfer``).
 """
 
 from __future__ import annotations
@@ -21,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult
-from audit.checks.flips import flip_status
+from audit.checks.flips import drop_status
 from audit.regions import BRAIN_TISSUE, REGIONS
-from audit.scores import balanced_accuracy
+from audit.scores import balanced_accuracy, wilson_interval
 
 __all__ = ["ArtifactReliance", "fill_regions"]
 
@@ -82,12 +94,12 @@ class ArtifactReliance(Check):
     name = "artifact_reliance"
     title = "Artifact reliance (counterfactual)"
     description = (
-        "Replaces what the region masks call artifact, padding or background (predictions should not flip), "
-        "and separately blanks the brain (accuracy should fall to chance)."
+        "Replaces what the region masks call artifact, padding or background (accuracy should hold), and reports "
+        "separately what the model says with the brain blanked (not counted: an out-of-distribution probe)."
     )
     needs = ("masks",)
     cost = "low"
-    params = {"fill": "median", "max_flip_rate": 0.1, "chance_margin": 0.1}
+    params = {"fill": "median", "max_drop": 0.1}
     evidence = "model_behaviour"
 
     def run(self, ctx: CheckContext) -> CheckResult:
@@ -104,11 +116,11 @@ class ArtifactReliance(Check):
         for img, reg, bg in zip(np.asarray(ctx.images), regions, background, strict=True):
             removed.append(fill_regions(img, np.isin(reg, _NON_ANATOMY), p["fill"], bg, ctx.rng))
             blanked.append(fill_regions(img, np.isin(reg, _BRAIN), p["fill"], bg, ctx.rng))
-        rows, probas = [], {}
+        rows, preds = [], {}
         for label, images in (("non-anatomy removed", removed), ("brain blanked", blanked)):
             proba = predict_proba(ctx.model, np.stack(images))
             pred = proba.argmax(axis=1)
-            probas[label] = proba
+            preds[label] = pred
             rows.append({
                 "counterfactual": label,
                 "accuracy": float(np.mean(pred == y)),
@@ -121,43 +133,39 @@ class ArtifactReliance(Check):
               "balanced_accuracy": balanced_accuracy(y, pred0), "flip_rate": 0.0, "confidence_change": 0.0},
              *rows]
         )  # fmt: skip
-        flip_verdict, flips, flips_low, flips_high = flip_status(probas["non-anatomy removed"].argmax(axis=1) != pred0,
-                                                                 p["max_flip_rate"])  # fmt: skip
+        moved = preds["non-anatomy removed"]
+        status, drop, low, high = drop_status(pred0 == y, moved == y, p["max_drop"])
+        flips = moved != pred0
+        flip_low, flip_high = wilson_interval(int(flips.sum()), int(flips.size))
         blank_bacc = rows[1]["balanced_accuracy"]
         chance = 1 / k
         metrics = {
             "accuracy": float(np.mean(pred0 == y)),
-            "flip_rate_non_anatomy_removed": flips,
-            "flip_rate_ci_low": flips_low,
-            "flip_rate_ci_high": flips_high,
             "accuracy_non_anatomy_removed": rows[0]["accuracy"],
+            "accuracy_drop": drop,
+            "accuracy_drop_ci_low": low,
+            "accuracy_drop_ci_high": high,
+            "flip_rate_non_anatomy_removed": float(flips.mean()),
+            "flip_rate_ci_low": flip_low,
+            "flip_rate_ci_high": flip_high,
             "balanced_accuracy_brain_blanked": blank_bacc,
             "chance": chance,
             "fill": p["fill"],
         }
-        flipped = (
-            f"{100 * flips:.0f}% (95% CI {100 * flips_low:.0f}-{100 * flips_high:.0f}%) of predictions flip when "
-            "only artifact, padding and background pixels change"
+        removed_text = (
+            f"with only artifact, padding and background pixels changed, accuracy goes from {metrics['accuracy']:.2f} "
+            f"to {rows[0]['accuracy']:.2f} (drop {drop:.3f}, 95% CI {low:.3f} to {high:.3f}; tolerated "
+            f"{p['max_drop']:.2f}; {100 * flips.mean():.0f}% of predictions flip)"
         )
-        problems = [flipped] if flip_verdict == "fail" else []
-        if blank_bacc >= chance + p["chance_margin"]:
-            problems.append(
-                f"with the brain blanked the model still reaches {100 * blank_bacc:.0f}% balanced accuracy "
-                f"(chance {100 * chance:.0f}%)"
-            )
-        if problems:
-            text = "; ".join(problems)
-            status, headline = "fail", text[0].upper() + text[1:] + "."
-        elif flip_verdict == "warn" or blank_bacc >= chance + p["chance_margin"] / 2:
-            status = "warn"
-            headline = (
-                f"{flipped[0].upper() + flipped[1:]} (tolerated: {100 * p['max_flip_rate']:.0f}%); brain blanked: "
-                f"{100 * blank_bacc:.0f}% balanced accuracy (chance {100 * chance:.0f}%)."
-            )
-        else:
-            status = "pass"
-            headline = (
-                f"Predictions hold without non-anatomical pixels ({100 * flips:.0f}% flip) and fall to chance with "
-                f"the brain blanked ({100 * blank_bacc:.0f}% balanced accuracy)."
-            )
+        verdict_text = {
+            "fail": "the decisions depend on non-anatomical pixels",
+            "warn": "more than half the tolerated drop, but the interval does not clear it",
+            "pass": "the decisions hold without non-anatomical pixels",
+        }[status]
+        blank_text = (
+            f"With the brain blanked, {100 * blank_bacc:.0f}% balanced accuracy (chance {100 * chance:.0f}%): "
+            "reported, not counted (on brainless images of a test set whose classes differ outside the brain, a "
+            "model that does not use those pixels can also score above chance)."
+        )
+        headline = f"{removed_text[0].upper() + removed_text[1:]}: {verdict_text}. {blank_text}"
         return CheckResult(self.name, status, headline, metrics=metrics, tables={"counterfactual test sets": table})
