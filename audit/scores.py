@@ -33,6 +33,7 @@ __all__ = [
     "overlap_scores",
     "bootstrap_ci",
     "paired_drop_interval",
+    "paired_drop",
     "balanced_accuracy",
     "energy_fractions",
     "finding_mask",
@@ -324,6 +325,15 @@ def paired_drop_interval(lost: int, gained: int, n: int, level: float = 0.95) ->
     drop = (lost - gained) / n
     # min / max: Wilson's end at k = m is 1 only up to rounding
     return drop, min(drop, m / n * (2 * low - 1)), max(drop, m / n * (2 * high - 1))
+
+
+def paired_drop(right_before: np.ndarray, right_after: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """:func:`paired_drop_interval` from whether each image was classified right before and after a change:
+    ``lost`` = right before and wrong after, ``gained`` = the reverse."""
+    before, after = np.asarray(right_before, bool), np.asarray(right_after, bool)
+    if before.shape != after.shape or before.size == 0:
+        raise ValueError(f"need two equal, non-empty outcome vectors, got {before.shape} and {after.shape}")
+    return paired_drop_interval(int(np.sum(before & ~after)), int(np.sum(~before & after)), before.size, level)
 
 
 def _summary(df: pd.DataFrame, rng: np.random.Generator, n_boot: int) -> dict:

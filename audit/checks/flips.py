@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from audit.checks.base import Status
-from audit.scores import paired_drop_interval, wilson_interval
+from audit.scores import paired_drop, wilson_interval
 
 __all__ = ["drop_status", "flip_status"]
 
@@ -30,7 +30,7 @@ def drop_status(
     right_before: np.ndarray, right_after: np.ndarray, max_drop: float
 ) -> tuple[Status, float, float, float]:
     """(status, accuracy drop, its 95% interval's low and high) of a counterfactual, from whether each test image
-    was classified right before and after it (:func:`audit.scores.paired_drop_interval`).
+    was classified right before and after it (:func:`audit.scores.paired_drop`).
 
     The same rule as :func:`flip_status`, on the accuracy the counterfactual costs instead of the decisions it moves:
     ``fail`` only when the interval lies wholly above ``max_drop``; ``warn`` when the drop itself exceeds half of
@@ -39,9 +39,6 @@ def drop_status(
     pixels, flips some right decisions to wrong and as many wrong ones to right (a shortcut-free model of 0.90
     accuracy flipped 8% of its decisions, accuracy 0.900 -> 0.897: docs/mitigations.md).
     """
-    before, after = np.asarray(right_before, bool), np.asarray(right_after, bool)
-    if before.shape != after.shape or before.size == 0:
-        raise ValueError(f"need two equal, non-empty outcome vectors, got {before.shape} and {after.shape}")
-    drop, low, high = paired_drop_interval(int(np.sum(before & ~after)), int(np.sum(~before & after)), before.size)
+    drop, low, high = paired_drop(right_before, right_after)
     status: Status = "fail" if low > max_drop else "warn" if drop > max_drop / 2 else "pass"
     return status, drop, low, high

@@ -30,7 +30,7 @@ the change itself loses in both directions (the donor's own pose difference, up 
 between two draws of one class, is in both); one that follows the geometry loses towards the other
 class only (away from it, the cue says its own class more strongly).  The test is the paired
 difference, accuracy *away* minus accuracy *towards* (the drop in excess of the control), with its
-95% interval (:func:`audit.scores.paired_drop_interval` over the images right in one direction and
+95% interval (:func:`audit.scores.paired_drop` over the images right in one direction and
 wrong in the other).  Fails when it exceeds ``max_drop`` (0.1); warns from half of that (the point
 estimate).  The plain drop towards the other class is reported beside it.
 
@@ -55,7 +55,7 @@ import pandas as pd
 
 from audit.checks.base import Check, CheckContext, CheckResult, Transfer
 from audit.regions import HEAD, REGIONS
-from audit.scores import paired_drop_interval
+from audit.scores import paired_drop
 
 __all__ = ["GeometryTransfer", "head_geometry", "transfer_geometry"]
 
@@ -158,13 +158,8 @@ class GeometryTransfer(Check):
             "max_shift_px": max(sh for _, sh in change.values()),
             "transferred": True,
         }
-        right_before, right_after, right_away = base == y, pred == y, pred_away == y
-        drop, low, high = paired_drop_interval(
-            int(np.sum(right_before & ~right_after)), int(np.sum(~right_before & right_after)), len(y)
-        )
-        excess, e_low, e_high = paired_drop_interval(
-            int(np.sum(right_away & ~right_after)), int(np.sum(~right_away & right_after)), len(y)
-        )
+        drop, low, high = paired_drop(base == y, pred == y)
+        excess, e_low, e_high = paired_drop(pred_away == y, pred == y)
         metrics.update(accuracy_drop=drop, accuracy_drop_ci_low=low, accuracy_drop_ci_high=high,
                        excess_drop=excess, excess_drop_ci_low=e_low, excess_drop_ci_high=e_high)  # fmt: skip
         status = "fail" if excess > p["max_drop"] else "warn" if excess > p["max_drop"] / 2 else "pass"
