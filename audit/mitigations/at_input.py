@@ -21,7 +21,9 @@ brain):
 1. **skull-strip**: everything outside the extracted brain (:func:`audit.regions.extract_brain`, since
    0.10.4: the brain tissue inside the estimated head, kept apart from the scalp by the skull; before, the
    estimate's brain, which takes in burned-in text near the scalp) is set to 0 (skull, scalp, background,
-   letterbox bars, burned-in text, frames).  **No tissue, no brain** (since 0.10.6): where the image's
+   letterbox bars, burned-in text, frames); since 0.10.9 the extraction's tissue threshold is read without the
+   gap the head's hull takes in towards a name beside the scalp, which had set the mask's size by the name.
+   **No tissue, no brain** (since 0.10.6): where the image's
    estimated brain is not brighter than its background (:func:`audit.regions.extraction.tissue_contrast`
    under :data:`MIN_CONTRAST`) or the brain kept is a sliver (:func:`audit.regions.extraction.mask_depth`
    under :data:`MIN_DEPTH`), there is no brain and the input becomes 0.  A head whose brain was blanked
