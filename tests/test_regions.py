@@ -175,20 +175,27 @@ def test_region_maps_round_trip_through_label_maps():
     np.testing.assert_array_equal(regions_from_label_maps(label_maps_from_regions(regions)), regions)
 
 
+def _site_heads(anatomy: str, request, names: bool = True):
+    """40 64-px T1c heads of two sites (the benchmark's site cells), data seed 12, with or without the sites' names
+    burned in (each image's own seed draws the rest, so only the text differs)."""
+    from audit.data.synthetic import generate_dataset
+
+    if anatomy == "colin27":
+        request.getfixturevalue("colin27")
+    cfg = data_config(n_images=40, image_size=64, contrasts=("t1c",), n_sites=2, site_marker=names,
+                      anatomy=anatomy, min_tumor_area=12)  # fmt: skip
+    return generate_dataset(cfg, np.random.default_rng(12), workers=1)
+
+
 @pytest.mark.parametrize("anatomy", ["mni152", "colin27"])
 def test_brain_extraction_leaves_out_burned_in_text_that_the_estimates_brain_takes_in(anatomy, request):
     # 64-px T1c heads with two sites' names burned in (the benchmark's site cells), a draw no setting of
     # audit.regions.extraction was chosen on (seed 12; they were set on data seed 7).  At this size the
     # estimate's head hull takes in a wedge towards a name near the scalp: measured, 37 (MNI152) and 35
     # (Colin27) of 40 estimated brains hold text pixels (1,661 and 971), the extraction 8 and 0.
-    from audit.data.synthetic import generate_dataset
     from audit.regions import brain_tissue_mask, extract_brain
 
-    if anatomy == "colin27":
-        request.getfixturevalue("colin27")
-    cfg = data_config(n_images=40, image_size=64, contrasts=("t1c",), n_sites=2, site_marker=True,
-                      anatomy=anatomy, min_tumor_area=12)  # fmt: skip
-    ds = generate_dataset(cfg, np.random.default_rng(12), workers=1)
+    ds = _site_heads(anatomy, request)
     truth = regions_from_label_maps(ds.label_maps)
     text_e = text_x = 0
     recall = []
@@ -230,21 +237,13 @@ def test_hull_slack_is_the_gap_a_burned_in_word_opens_in_the_hull_and_nothing_of
 
 @pytest.mark.parametrize("anatomy", ["mni152", "colin27"])
 def test_a_site_name_beside_the_scalp_barely_moves_the_extracted_brain(anatomy, request):
-    # The same 40 heads (seed 12, as above) with and without their site's name: each image's own seed draws
-    # it, so only the text differs.  Before 0.10.9 the name grew the brain kept by 4.4% (MNI152, 48 px of
-    # 1,091) and 3.3% (Colin27) of its area on average, through the tissue threshold (docs/mitigations.md):
-    # a site cue behind every input mitigation.  Read without the hull's slack: +0.06% and +0.3%.
-    import dataclasses
-
-    from audit.data.synthetic import generate_dataset
+    # The same 40 heads (seed 12, as above) with and without their site's name.  Before 0.10.9 the name grew
+    # the brain kept by 4.4% (MNI152, 48 px of 1,091) and 3.3% (Colin27) of its area on average, through the
+    # tissue threshold (docs/mitigations.md): a site cue behind every input mitigation.  Read without the
+    # hull's slack: +0.06% and +0.3%.
     from audit.regions import extract_brain
 
-    if anatomy == "colin27":
-        request.getfixturevalue("colin27")
-    cfg = data_config(n_images=40, image_size=64, contrasts=("t1c",), n_sites=2, site_marker=True,
-                      anatomy=anatomy, min_tumor_area=12)  # fmt: skip
-    bare = dataclasses.replace(cfg, synthetic=dataclasses.replace(cfg.synthetic, site_marker=False))
-    named, plain = (generate_dataset(c, np.random.default_rng(12), workers=1).images for c in (cfg, bare))
+    named, plain = _site_heads(anatomy, request).images, _site_heads(anatomy, request, names=False).images
     assert np.abs(named - plain).max() > 0.5  # the names are there ...
     area = {k: np.array([extract_brain(im, estimate_regions(im)).sum() for im in ims])
             for k, ims in (("named", named), ("plain", plain))}  # fmt: skip

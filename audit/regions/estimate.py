@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.regions.shapes import brain_edge, disk, edge_distance, head_radius
+from audit.regions.shapes import background_level, brain_edge, disk, edge_distance, head_radius
 from audit.regions.taxonomy import REGIONS
 
 __all__ = ["PARAMS", "EstimatorParams", "estimate_regions", "skull_absent"]
@@ -330,9 +330,9 @@ def estimate_regions(image: np.ndarray) -> np.ndarray:
         out[head & (edge_distance(head, pad) <= width)] = REGIONS.index("skull_band")
     grown = cv2.dilate(head.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     outside = ~grown & ~pad
-    if outside.any():
-        bg = float(np.median(g[outside]))
-        sd = 1.4826 * float(np.median(np.abs(g[outside] - bg)))
+    level = background_level(g, outside)
+    if level is not None:
+        bg, sd = level
         marks = outside & (g > bg + max(0.12, 5 * sd))
         marks = cv2.dilate(marks.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~head & ~pad
         out[marks] = REGIONS.index("artifact")

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.regions.shapes import edge_distance
+from audit.regions.shapes import background_level, edge_distance
 from audit.regions.taxonomy import REGIONS, brain_tissue_mask
 
 __all__ = [
@@ -124,11 +124,10 @@ def hull_slack(smooth: np.ndarray, head: np.ndarray) -> np.ndarray:
     import cv2
     from scipy import ndimage
 
-    outside = ~cv2.dilate(head.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    if not outside.any():
+    level = background_level(smooth, ~cv2.dilate(head.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool))
+    if level is None:
         return np.zeros(head.shape, bool)
-    b = float(np.median(smooth[outside]))
-    spread = 1.4826 * float(np.median(np.abs(smooth[outside] - b)))
+    b, spread = level
     dark = head & (smooth <= b + max(SLACK_MADS * spread, 0.02))
     labels, _ = ndimage.label(dark)
     reached = np.unique(labels[dark & (edge_distance(head) < 1.5)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BRAIN_EDGE_FRACTION", "brain_edge", "disk", "edge_distance", "head_radius"]
+__all__ = ["BRAIN_EDGE_FRACTION", "background_level", "brain_edge", "disk", "edge_distance", "head_radius"]
 
 BRAIN_EDGE_FRACTION = 0.05
 """Width of ``brain_edge`` as a fraction of the head's radius (at least 1 px; 2 px at 96 px)."""
@@ -26,6 +26,15 @@ def disk(diameter: float) -> np.ndarray:
 
     d = max(3, int(round(diameter)) | 1)  # odd, at least 3
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (d, d))
+
+
+def background_level(image: np.ndarray, outside: np.ndarray) -> tuple[float, float] | None:
+    """(median, robust SD = 1.4826 x the median absolute deviation) of the (H, W) ``image`` over the bool
+    ``outside`` (the background: pixels off the head grown by its blurred edge); None where it is empty."""
+    if not outside.any():
+        return None
+    level = float(np.median(image[outside]))
+    return level, 1.4826 * float(np.median(np.abs(image[outside] - level)))
 
 
 def edge_distance(mask: np.ndarray, beyond: np.ndarray | None = None) -> np.ndarray:
