@@ -23,12 +23,12 @@ brain):
    estimate's brain, which takes in burned-in text near the scalp) is set to 0 (skull, scalp, background,
    letterbox bars, burned-in text, frames); since 0.10.9 the extraction's tissue threshold is read without the
    gap the head's hull takes in towards a name beside the scalp, which had set the mask's size by the name.
-   **No tissue, no brain** (since 0.10.6): where the image's
-   estimated brain is not brighter than its background (:func:`audit.regions.extraction.tissue_contrast`
-   under :data:`MIN_CONTRAST`) or the brain kept is a sliver (:func:`audit.regions.extraction.mask_depth`
-   under :data:`MIN_DEPTH`), there is no brain and the input becomes 0.  A head whose brain was blanked
-   (``artifact_reliance`` fills it with the background's value) otherwise kept the estimate's brain or a
-   crescent of scalp as its brain, and a model behind the strip read that mask's outline;
+   **No tissue, no brain** (since 0.10.6): where the image's estimated brain is not brighter than its background
+   (:func:`audit.regions.extraction.tissue_contrast` under :data:`MIN_CONTRAST`) or the brain kept is a sliver
+   (:func:`audit.regions.extraction.mask_depth` under :data:`MIN_DEPTH`), there is no brain and the input
+   becomes 0.  A head whose brain was blanked (``artifact_reliance`` fills it with the background's value)
+   otherwise kept the estimate's brain or a crescent of scalp as its brain, and a model behind the strip read
+   that mask's outline;
 2. **intensity** (``standardize``): the brain's 5th and 95th percentiles mapped onto
    :data:`LANDMARKS` by one affine map;
 3. **crop** (``crop``): the brain's box resampled through a grid of :data:`CROP_GRID` x the frame
