@@ -241,7 +241,18 @@ def test_render_images_gives_the_same_images_as_the_whole_set():
         assert np.array_equal(render_images(cfg, np.random.default_rng(3), some, swap_ties=swap), whole.images[some])
 
 
-@pytest.mark.parametrize("artifact", ["intensity", "marker"])
+def test_a_swapped_zoom_moves_the_field_of_view_and_keeps_each_slice():
+    """The drop with a zoom swapped compares the same slices (level, pose, contrast, tumor) framed two ways, not a
+    second draw of them: before 0.10.10 the zoom's draws shifted the image's stream, and a tumor's least area
+    was counted in the zoomed pixels, so a swapped test set was mostly other slices."""
+    tied, swapped = _phantoms(False, artifacts={"zoom": 1.0}), _phantoms(True, artifacts={"zoom": 1.0})
+    assert np.array_equal(tied.meta["zoom"].to_numpy(bool), ~swapped.meta["zoom"].to_numpy(bool))
+    assert np.all(tied.meta["fov_mm"].to_numpy() != swapped.meta["fov_mm"].to_numpy())
+    for column in ("level", "rotation", "scale", "contrast", "tumor_kind", "tumor_center", "tumor_radius_mm"):
+        assert tied.meta[column].tolist() == swapped.meta[column].tolist(), column
+
+
+@pytest.mark.parametrize("artifact", ["intensity", "marker", "zoom"])
 def test_a_cell_at_p0_and_at_p1_share_images_wherever_the_shortcut_agrees(artifact):
     """benchmarks/shortcut_free_reference.py scores a p = 0 model on the p = 1 cell's test images: that is
     the same images, split and labels, differing only where the shortcut's presence differs."""

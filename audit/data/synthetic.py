@@ -284,17 +284,18 @@ def _make_image(plan: _Plan, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
     weights = np.asarray(site.contrast_weights) if site else np.ones(len(cfg.synthetic.contrasts))
     contrast = cfg.synthetic.contrasts[int(rng.choice(len(cfg.synthetic.contrasts), p=weights / weights.sum()))]
     render = {"fov_mm": _FOV_MM * (site.fov_scale if site else 1.0), "shift_mm": np.zeros(2)}
+    framing = dict(render)  # the slice's framing without the rendering artifacts
     present = [a for a in cfg.artifacts if plan.presence[a][i]]
     boxes: dict[str, str] = {}
     for a in present:
         if hasattr(ARTIFACTS[a], "adjust"):
-            ARTIFACTS[a].adjust(render, rng)
+            ARTIFACTS[a].adjust(render, _artifact_rng(plan.seeds[i], a))
             boxes[a] = "global"
     common = {"size": cfg.image_size, "plane": cfg.synthetic.plane, "contrast": contrast,
               "gain": site.gain if site else 1.0, "noise_sigma": site.noise_sigma if site else 0.025,
               "stripped": cfg.synthetic.skull == "stripped", **render}  # fmt: skip
     if plan.kinds[i]:
-        image, lab, info = _render_tumor_slice(anat, rng, plan.sampler, plan.kinds[i], cfg, common)
+        image, lab, info = _render_tumor_slice(anat, rng, plan.sampler, plan.kinds[i], cfg, common, framing)
     else:
         level = int(rng.integers(plan.level_range[0], plan.level_range[1] + 1))
         image, lab, info = render_slice(anat, rng, level=level, **common)
@@ -319,6 +320,16 @@ def _make_image(plan: _Plan, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
         row[a] = a in boxes
         row[f"{a}_box"] = boxes.get(a, "")
     return image, lab, row
+
+
+def _artifact_rng(seed: np.random.SeedSequence, artifact: str) -> np.random.Generator:
+    """A generator of its own for a rendering artifact's draws on the image of ``seed``: the image's own stream
+    (level, pose, contrast, noise, tumor) is then the same with and without the artifact, so the benchmark's
+    swapped test set (:func:`render_images` with ``swap_ties``) is the same images with the shortcut moved, not
+    a second draw of them (before 0.10.10 a zoom's draws shifted the stream, and the healthy class's drop of a
+    zoom cell carried the difference of two samples of 150 slices)."""
+    key = (*seed.spawn_key, 1 + list(ARTIFACTS).index(artifact))
+    return np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=key))
 
 
 _WORKER_PLAN: _Plan | None = None
@@ -432,17 +443,26 @@ def _apply_post(fn, image: np.ndarray, lab: np.ndarray, rng: np.random.Generator
     return box
 
 
-def _render_tumor_slice(anat, rng, sampler, kind, cfg, common):
-    """Draw tumors and cutting levels until the visible tumor area reaches ``min_tumor_area``."""
+def _render_tumor_slice(anat, rng, sampler, kind, cfg, common, framing):
+    """Draw tumors and cutting levels until the visible tumor area reaches ``min_tumor_area``, counted in the
+    slice's ``framing`` without the rendering artifacts (field of view and shift): a zoom changes the pixels a
+    tumor covers and must not change which tumor and level are drawn (see :func:`_artifact_rng`).  Each try
+    is rendered in that framing; an accepted one is rendered again in the artifact's, from the same state of
+    ``rng`` (a render draws the same numbers in any framing)."""
     axis = PLANE_AXIS[cfg.synthetic.plane]
     n_levels = anat.gm.shape[axis]
+    reframed = any(not np.array_equal(common[k], v) for k, v in framing.items())
     for _ in range(30):
         tumor = sampler.sample(rng, kind)
         for _ in range(4):
             level = int(round(float(tumor.center[axis]) + rng.uniform(-0.5, 0.5) * tumor.radius))
             level = min(max(level, 0), n_levels - 1)
-            image, lab, info = render_slice(anat, rng, level=level, tumor=tumor, **common)
+            state = rng.bit_generator.state
+            image, lab, info = render_slice(anat, rng, level=level, tumor=tumor, **(common | framing))
             if _tumor_area(lab) >= cfg.min_tumor_area:
+                if reframed:
+                    rng.bit_generator.state = state
+                    image, lab, info = render_slice(anat, rng, level=level, tumor=tumor, **common)
                 info["level"] = level
                 return image, lab, info
     raise ValueError(
