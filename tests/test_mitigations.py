@@ -474,22 +474,22 @@ def test_head_affine_puts_a_seen_box_on_one_size_and_keeps_a_cut_side_on_the_bor
     lo, hi = 63 / 2 * (1 - HEAD_FILL), 63 / 2 * (1 + HEAD_FILL)
     head = np.zeros((64, 64), bool)
     head[20:44, 8:56] = True  # a letterboxed head: squeezed to 24 rows
-    m = head_affine(head)
+    m, size = head_affine(head)
     np.testing.assert_allclose(m @ [8, 20, 1], [lo, lo])
     np.testing.assert_allclose(m @ [55, 43, 1], [hi, hi])
-    assert m[0, 1] == m[1, 0] == 0  # each axis on its own
+    assert m[0, 1] == m[1, 0] == 0 and size == (64, 64)  # each axis on its own, in the image's own frame
     cut = np.zeros((64, 64), np.uint8)
     cv2.ellipse(cut, ((40, 20), (60, 70), 0), 1, -1)  # a zoomed head the frame cut at the top and on the right
     cut = cut.astype(bool)
-    m, (sx, sy) = head_affine(cut), head_scales(cut)
+    (m, size), (sx, sy) = head_affine(cut), head_scales(cut)
     np.testing.assert_allclose(np.diag(m[:, :2]), [sx, sy])  # a cut axis: the ellipse's scale
     np.testing.assert_allclose(m @ [63, 0, 1], [63, 0], atol=1e-9)  # the cut sides stay on the border
+    assert sx < 1 and sy < 1 and size == (64, 64)
     tall = np.zeros((64, 64), np.uint8)
     cv2.ellipse(tall, ((31.5, 31.5), (40, 90), 0), 1, -1)  # cut at the top and the bottom
-    m = head_affine(tall.astype(bool))
-    np.testing.assert_allclose(m @ [31.5, 31.5, 1], [31.5, 31.5], atol=1)  # the middle stays in the middle
-    assert m[1, 2] == pytest.approx(31.5 * (1 - m[1, 1]))
-    assert m[1, 1] < 0.9  # and the head is shrunk towards it
+    m, size = head_affine(tall.astype(bool))
+    assert size[0] == 64 and size[1] == round(64 * head_scales(tall.astype(bool))[1]) < 58
+    np.testing.assert_allclose([m[1] @ [0, 0, 1], m[1] @ [0, 63, 1]], [0, size[1] - 1])  # both cut sides on the border
 
 
 def test_head_scales_give_a_head_one_size_when_squeezed_and_when_the_frame_cuts_it():

@@ -15,14 +15,18 @@ brain):
    fixed pixel counts then act on one head size: a letterbox squeezes one axis by 20-32% and a zoom enlarges
    the head by about 1.3x, and on the head as it came the strip cut a squeezed axis deeper and kept more of a
    zoomed brain.  Along an axis where the frame cut the head, its size is read from the outline's ellipse
-   (:func:`head_scales`, since 0.10.10); before, the cut side stayed on the border and a head cut on both sides
-   (a zoomed one, top and bottom) was not resampled at all.  Development draw (seed 39, 60 paired healthy
+   (:func:`head_scales`, since 0.10.11), and the cut stays on the image's border: an axis cut on both sides
+   (a zoomed head, top and bottom) is resampled whole onto a shorter image.  Before, a head cut on both sides
+   was not resampled along that axis at all; with the ellipse but the cut moved inside the frame, the
+   extraction read the cut as the head's edge and took 4-5 px off a brain the frame cut (a MNI152 zoom model
+   then lost 0.147 in the healthy class; docs/mitigations.md).  Development draw (seed 39, 60 paired healthy
    slices), share of the true brain kept, plain / zoomed / zoomed and shifted: Colin27 0.758 / 0.815 / 0.815
-   before, 0.752 / 0.723 / 0.727 after; MNI152 0.699 / 0.760 / 0.763 before, 0.694 / 0.678 / 0.687 after;
-   letterboxed, 0.759 and 0.689 after (plain 0.752, 0.694).  It costs the site cells (the box of a head whose
-   estimate reaches for a site's name depends on the name's corner; likely, not traced), so
-   ``brain_normalization`` and ``input_standardization`` strip the head as it came (docs/mitigations.md,
-   0.10.5);
+   before, 0.752 / 0.754 / 0.763 after; MNI152 0.699 / 0.760 / 0.763 before, 0.694 / 0.702 / 0.710 after;
+   letterboxed, 0.759 and 0.689 after (plain 0.752, 0.694).  Where the estimate finds no brain at one size (a
+   head cut on three sides), the head as it came is stripped.  It costs the site
+   cells (the box of a head whose estimate reaches for a site's name depends on the name's corner; likely, not
+   traced), so ``brain_normalization`` and ``input_standardization`` strip the head as it came
+   (docs/mitigations.md, 0.10.5);
 1. **skull-strip**: everything outside the extracted brain (:func:`audit.regions.extract_brain`, since
    0.10.4: the brain tissue inside the estimated head, kept apart from the scalp by the skull; before, the
    estimate's brain, which takes in burned-in text near the scalp) is set to 0 (skull, scalp, background,
@@ -152,39 +156,45 @@ def skull_strip(image: np.ndarray, one_size: bool = False) -> np.ndarray:
     if canon is None:
         brain = extract_brain(image, regions)  # step 1 on the head as it came (no head: the estimate's brain)
     else:
-        resized = cv2.warpAffine(image, canon, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        resized = resized.reshape(image.shape)
+        canon, size = canon
+        resized = cv2.warpAffine(image, canon, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        resized = resized.reshape(size[1], size[0], *image.shape[2:])
         extracted = extract_brain(resized, estimate_regions(resized)).astype(np.float32)
         brain = cv2.warpAffine(extracted, canon, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP) > 0.5
+        if mask_depth(brain) < MIN_DEPTH:  # the estimate found no brain in the head at one size (a head cut on
+            brain = extract_brain(image, regions)  # three sides): step 1 on the head as it came
     return brain if mask_depth(brain) >= MIN_DEPTH else np.zeros((h, w), bool)
 
 
-def head_affine(head: np.ndarray) -> np.ndarray | None:
-    """The (2, 3) affine that gives the bool (H, W) ``head`` one size, each axis on its own: an axis along which the
-    head is seen whole has its box put on :data:`HEAD_FILL` of the frame, centred; along an axis where the head
-    meets the image border, the outline's ellipse (:func:`head_scales`) gives the size (never smaller than the part
-    in view) and a cut side stays on the border (the head runs on behind it, and the border must not become an
-    edge of it; cut on both sides, the middle stays in the middle).  None for an empty head or one whose outline
-    gives no ellipse."""
+def head_affine(head: np.ndarray) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """The (2, 3) affine that gives the bool (H, W) ``head`` one size, each axis on its own, and the (width,
+    height) of the image it maps onto: an axis along which the head is seen whole has its box put on
+    :data:`HEAD_FILL` of the frame, centred; along an axis where the head meets the image border, the outline's
+    ellipse (:func:`head_scales`) gives the size (never smaller than the part in view) and a cut side stays on
+    the border (the head runs on behind it, and the border must not become an edge of it): cut on one side,
+    that side stays put; cut on both, the image along that axis is resampled whole, to a length of its own.
+    None for an empty head or one whose outline gives no ellipse."""
     scales = head_scales(head)
     if scales is None:
         return None
     rows, cols = np.flatnonzero(head.any(axis=1)), np.flatnonzero(head.any(axis=0))
-    m = np.zeros((2, 3))
+    m, size = np.zeros((2, 3)), [head.shape[1], head.shape[0]]
     for axis, (idx, n, scale) in enumerate(((cols, head.shape[1], scales[0]), (rows, head.shape[0], scales[1]))):
         lo, hi, last = float(idx[0]), float(idx[-1]), n - 1.0
         cut_lo, cut_hi = lo <= 0, hi >= last
         seen = HEAD_FILL * last / max(hi - lo, 1.0)  # the box's scale: the head's, where it is seen whole
         scale = min(scale, seen) if cut_lo or cut_hi else seen
-        if cut_lo and not cut_hi:
+        if cut_lo and cut_hi:
+            size[axis] = max(8, round(n * scale))
+            scale, shift = (size[axis] - 1) / last, 0.0
+        elif cut_lo:
             shift = 0.0
-        elif cut_hi and not cut_lo:
+        elif cut_hi:
             shift = last - scale * last
         else:
-            middle = last / 2 if cut_lo else (lo + hi) / 2
-            shift = last / 2 - scale * middle
+            shift = last / 2 - scale * (lo + hi) / 2
         m[axis, axis], m[axis, 2] = scale, shift
-    return m
+    return m, (size[0], size[1])
 
 
 def head_scales(head: np.ndarray) -> tuple[float, float] | None:
