@@ -9,24 +9,15 @@ of the nuisance for the model to read at test time either.  The steps, on the re
 the pixels (:func:`audit.regions.estimate_regions`; no ground truth at test time, so a tumor counts as
 brain):
 
-0. **head to one size** (``one_size``: ``brain_crop`` only, since 0.10.5): for the skull-strip only, the head
-   is resampled along each axis to :data:`HEAD_FILL` of the frame (:func:`head_affine`), its regions estimated
-   again there and the brain extracted; the brain's mask goes back to the image's own frame.  The extraction's
-   fixed pixel counts then act on one head size: a letterbox squeezes one axis by 20-32% and a zoom enlarges
-   the head by about 1.3x, and on the head as it came the strip cut a squeezed axis deeper and kept more of a
-   zoomed brain.  Along an axis where the frame cut the head, its size is read from the outline's ellipse
-   (:func:`head_scales`, since 0.10.11), and the cut stays on the image's border: an axis cut on both sides
-   (a zoomed head, top and bottom) is resampled whole onto a shorter image.  Before, a head cut on both sides
-   was not resampled along that axis at all; with the ellipse but the cut moved inside the frame, the
-   extraction read the cut as the head's edge and took 4-5 px off a brain the frame cut (a MNI152 zoom model
-   then lost 0.147 in the healthy class; docs/mitigations.md).  Development draw (seed 39, 60 paired healthy
-   slices), share of the true brain kept, plain / zoomed / zoomed and shifted: Colin27 0.758 / 0.815 / 0.815
-   before, 0.752 / 0.754 / 0.763 after; MNI152 0.699 / 0.760 / 0.763 before, 0.694 / 0.702 / 0.710 after;
-   letterboxed, 0.759 and 0.689 after (plain 0.752, 0.694).  Where the estimate finds no brain at one size (a
-   head cut on three sides), the head as it came is stripped.  It costs the site
-   cells (the box of a head whose estimate reaches for a site's name depends on the name's corner; likely, not
-   traced), so ``brain_normalization`` and ``input_standardization`` strip the head as it came
-   (docs/mitigations.md, 0.10.5);
+0. **head to one size** (``one_size``: ``brain_crop`` only, since 0.10.5): for the skull-strip only, the
+   estimated head's box is resampled along each axis to :data:`HEAD_FILL` of the frame, centred (a side
+   the image border cut stays on the border), its regions estimated again there and the brain extracted;
+   the brain's mask goes back to the image's own frame.  The extraction's fixed pixel counts then act on
+   one head size: a letterbox squeezes one axis by 20-32% and a zoom enlarges the head, and on the head
+   as it came the strip cut a squeezed axis deeper.  It costs the site cells (the box of a head whose
+   estimate reaches for a site's name depends on the name's corner; likely, not traced), so
+   ``brain_normalization`` and ``input_standardization`` strip the head as it came (docs/mitigations.md,
+   0.10.5);
 1. **skull-strip**: everything outside the extracted brain (:func:`audit.regions.extract_brain`, since
    0.10.4: the brain tissue inside the estimated head, kept apart from the scalp by the skull; before, the
    estimate's brain, which takes in burned-in text near the scalp) is set to 0 (skull, scalp, background,
@@ -77,7 +68,6 @@ __all__ = [
     "BrainNormalization",
     "InputStandardization",
     "head_affine",
-    "head_scales",
     "normalize_input",
     "skull_strip",
 ]
@@ -86,14 +76,8 @@ LANDMARKS = (0.2, 0.7)
 """Where the brain's 5th and 95th percentiles go: near an untouched T1 phantom brain's (about 0.18 and
 0.68), so little is clipped."""
 HEAD_FILL = 0.8
-"""Step 0: the share of each side of the frame the head's outline ellipse spans before the skull-strip (about an
-untouched benchmark head's box at 64 px; not varied)."""
-MIN_OUTLINE = 20
-"""Step 0: the least number of the head outline's points off the image border to fit its ellipse to."""
-MIN_HOLD = 0.9
-"""Step 0: the least share of the head in view the outline's ellipse must hold (by area) for the fit to count: a
-short, nearly straight arc's fit is a thin ellipse, not a head.  A guard, not tuned (a head's ellipse holds all
-of it, up to the outline's wiggles)."""
+"""Step 0: the share of each side of the frame the head's box spans before the skull-strip (about an
+untouched benchmark head's at 64 px; not varied)."""
 CROP_FILL = 0.9
 """The share of each side of the frame the brain's box spans after the crop (a 5% margin each side)."""
 CROP_GRID = 0.5
@@ -146,8 +130,8 @@ def normalize_input(
 
 def skull_strip(image: np.ndarray, one_size: bool = False) -> np.ndarray:
     """Bool (H, W) brain of ``image`` (H, W, C): step 1, after step 0 with ``one_size`` (the extraction on the head
-    resampled to one size, :func:`head_affine`, and its mask taken back to the image's own frame: the pixels are
-    resampled once, by the crop, not twice); empty where there is no brain tissue (step 1)."""
+    resampled to one size, :func:`head_affine`, and its mask taken back to the image's own frame: the pixels
+    are resampled once, by the crop, not twice); empty where there is no brain tissue (step 1)."""
     h, w = image.shape[:2]
     regions = estimate_regions(image)
     if tissue_contrast(image, regions) < MIN_CONTRAST:  # False where unknown (NaN: the estimate has no brain)
@@ -156,69 +140,28 @@ def skull_strip(image: np.ndarray, one_size: bool = False) -> np.ndarray:
     if canon is None:
         brain = extract_brain(image, regions)  # step 1 on the head as it came (no head: the estimate's brain)
     else:
-        canon, size = canon
-        resized = cv2.warpAffine(image, canon, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        resized = resized.reshape(size[1], size[0], *image.shape[2:])
+        resized = cv2.warpAffine(image, canon, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        resized = resized.reshape(image.shape)
         extracted = extract_brain(resized, estimate_regions(resized)).astype(np.float32)
         brain = cv2.warpAffine(extracted, canon, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP) > 0.5
-        if mask_depth(brain) < MIN_DEPTH:  # the estimate found no brain in the head at one size (a head cut on
-            brain = extract_brain(image, regions)  # three sides): step 1 on the head as it came
     return brain if mask_depth(brain) >= MIN_DEPTH else np.zeros((h, w), bool)
 
 
-def head_affine(head: np.ndarray) -> tuple[np.ndarray, tuple[int, int]] | None:
-    """The (2, 3) affine that gives the bool (H, W) ``head`` one size, each axis on its own, and the (width,
-    height) of the image it maps onto: an axis along which the head is seen whole has its box put on
-    :data:`HEAD_FILL` of the frame, centred; along an axis where the head meets the image border, the outline's
-    ellipse (:func:`head_scales`) gives the size (never smaller than the part in view) and a cut side stays on
-    the border (the head runs on behind it, and the border must not become an edge of it): cut on one side,
-    that side stays put; cut on both, the image along that axis is resampled whole, to a length of its own.
-    None for an empty head or one whose outline gives no ellipse."""
-    scales = head_scales(head)
-    if scales is None:
-        return None
+def head_affine(head: np.ndarray) -> np.ndarray | None:
+    """The (2, 3) affine that moves the bool (H, W) ``head``'s box onto :data:`HEAD_FILL` of the frame, centred,
+    each axis on its own; a side where the head meets the image border stays on it (a head the frame cut
+    runs on behind the border, and the border must not become an edge of it).  None for an empty head."""
     rows, cols = np.flatnonzero(head.any(axis=1)), np.flatnonzero(head.any(axis=0))
-    m, size = np.zeros((2, 3)), [head.shape[1], head.shape[0]]
-    for axis, (idx, n, scale) in enumerate(((cols, head.shape[1], scales[0]), (rows, head.shape[0], scales[1]))):
-        lo, hi, last = float(idx[0]), float(idx[-1]), n - 1.0
-        cut_lo, cut_hi = lo <= 0, hi >= last
-        seen = HEAD_FILL * last / max(hi - lo, 1.0)  # the box's scale: the head's, where it is seen whole
-        scale = min(scale, seen) if cut_lo or cut_hi else seen
-        if cut_lo and cut_hi:
-            size[axis] = max(8, round(n * scale))
-            scale, shift = (size[axis] - 1) / last, 0.0
-        elif cut_lo:
-            shift = 0.0
-        elif cut_hi:
-            shift = last - scale * last
-        else:
-            shift = last / 2 - scale * (lo + hi) / 2
-        m[axis, axis], m[axis, 2] = scale, shift
-    return m, (size[0], size[1])
-
-
-def head_scales(head: np.ndarray) -> tuple[float, float] | None:
-    """The factors (along x, along y) that give the bool (H, W) ``head`` one size: its outline's ellipse (least
-    squares, :func:`cv2.fitEllipse`, on the outline's points off the image border) then spans :data:`HEAD_FILL`
-    of the frame along each axis.  The ellipse, not the head's box: a zoomed head the frame cut runs on behind the
-    border, and its box says nothing of its size.  None where too few of the outline's points
-    (:data:`MIN_OUTLINE`) lie off the border to fit one, or the ellipse is smaller than the head in view
-    (:data:`MIN_HOLD`)."""
-    h, w = head.shape
-    contours, _ = cv2.findContours(head.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if not contours:
+    if not len(rows):
         return None
-    points = max(contours, key=cv2.contourArea)[:, 0, :]
-    x, y = points[:, 0], points[:, 1]
-    points = points[(x > 0) & (x < w - 1) & (y > 0) & (y < h - 1)]
-    if len(points) < MIN_OUTLINE:
-        return None
-    _, (d1, d2), angle = cv2.fitEllipse(points.astype(np.float32))
-    t, a, b = np.deg2rad(angle), d1 / 2, d2 / 2
-    if np.pi * a * b < MIN_HOLD * head.sum():
-        return None  # an ellipse smaller than the head in view: a short arc's guess
-    half_x, half_y = np.hypot(a * np.cos(t), b * np.sin(t)), np.hypot(a * np.sin(t), b * np.cos(t))
-    return HEAD_FILL * (w - 1) / 2 / max(half_x, 1.0), HEAD_FILL * (h - 1) / 2 / max(half_y, 1.0)
+    m = np.zeros((2, 3))
+    for axis, (idx, n) in enumerate(((cols, head.shape[1]), (rows, head.shape[0]))):
+        lo, hi = float(idx[0]), float(idx[-1])
+        a, b = (n - 1) / 2 - HEAD_FILL * (n - 1) / 2, (n - 1) / 2 + HEAD_FILL * (n - 1) / 2
+        a, b = (0.0 if lo <= 0 else a), (n - 1.0 if hi >= n - 1 else b)
+        scale = (b - a) / max(hi - lo, 1.0)
+        m[axis, axis], m[axis, 2] = scale, a - scale * lo
+    return m
 
 
 class _BrainInput(InputMitigation):
