@@ -284,7 +284,7 @@ def _make_image(plan: _Plan, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
     weights = np.asarray(site.contrast_weights) if site else np.ones(len(cfg.synthetic.contrasts))
     contrast = cfg.synthetic.contrasts[int(rng.choice(len(cfg.synthetic.contrasts), p=weights / weights.sum()))]
     render = {"fov_mm": _FOV_MM * (site.fov_scale if site else 1.0), "shift_mm": np.zeros(2)}
-    framing = dict(render)  # the slice's framing without the rendering artifacts
+    framing = {"fov_mm": render["fov_mm"], "shift_mm": render["shift_mm"].copy()}  # without rendering artifacts
     present = [a for a in cfg.artifacts if plan.presence[a][i]]
     boxes: dict[str, str] = {}
     for a in present:
