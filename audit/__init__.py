@@ -14,7 +14,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 # and a value the user set wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-__version__ = "0.10.10"
+__version__ = "0.10.11"
 
 __all__ = ["AuditResult", "__version__", "audit_model", "compare", "run_experiment"]
 

@@ -252,6 +252,28 @@ def test_a_swapped_zoom_moves_the_field_of_view_and_keeps_each_slice():
         assert tied.meta[column].tolist() == swapped.meta[column].tolist(), column
 
 
+def test_reframe_moves_a_render_into_its_zoomed_twins_framing():
+    """benchmarks/zoom_residual.py moves one render into the other's framing: by the renderer's geometry the
+    plain slice's labels land where the zoomed render has them (up to the elastic displacement and partial
+    volume), and a framing onto itself changes nothing."""
+    from audit.data.synthetic import reframe
+
+    tied, swapped = _phantoms(False, artifacts={"zoom": 1.0}), _phantoms(True, artifacts={"zoom": 1.0})
+    rows_a, rows_b = tied.meta.to_dict("records"), swapped.meta.to_dict("records")
+    plain = [i for i, r in enumerate(rows_a) if not r["zoom"]]
+    assert plain
+    for i in plain:
+        la, lb = tied.label_maps[i], swapped.label_maps[i]
+        moved = reframe(la, rows_a[i], rows_b[i], nearest=True)
+        iou = ((moved > 0) & (lb > 0)).sum() / ((moved > 0) | (lb > 0)).sum()
+        unmoved = ((la > 0) & (lb > 0)).sum() / ((la > 0) | (lb > 0)).sum()
+        assert iou > 0.95 and unmoved < 0.85, (i, iou, unmoved)  # the head: 0.98 reframed, 0.6-0.7 as rendered
+        assert np.array_equal(reframe(tied.images[i, ..., 0], rows_a[i], rows_a[i]), tied.images[i, ..., 0])
+    other = dict(rows_b[plain[0]], rotation=float(rows_b[plain[0]]["rotation"]) + 0.1)
+    with pytest.raises(ValueError, match="not framings of one slice"):
+        reframe(tied.images[plain[0], ..., 0], rows_a[plain[0]], other)
+
+
 @pytest.mark.parametrize("artifact", ["intensity", "marker", "zoom"])
 def test_a_cell_at_p0_and_at_p1_share_images_wherever_the_shortcut_agrees(artifact):
     """benchmarks/shortcut_free_reference.py scores a p = 0 model on the p = 1 cell's test images: that is

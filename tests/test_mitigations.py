@@ -437,6 +437,22 @@ def test_input_standardization_undoes_a_scanners_gain_and_offset_and_strips_the_
         )
 
 
+def test_a_given_brain_mask_replaces_the_extraction(heads):
+    """normalize_input(..., brain=) (benchmarks/zoom_residual.py cleans the strip's mask with the labels): the
+    strip's own mask gives the same input, a smaller one keeps only its pixels, an empty one gives zeros."""
+    from audit.mitigations import at_input
+
+    image = np.asarray(heads.images[0])
+    own = at_input.skull_strip(image, one_size=True)
+    np.testing.assert_array_equal(at_input.normalize_input(image, False, True, True, brain=own)[0],
+                                  at_input.normalize_input(image, False, True, True)[0])  # fmt: skip
+    half = own.copy()
+    half[:, : image.shape[1] // 2] = False
+    kept = at_input.normalize_input(image, False, False, brain=half)[0][..., 0]
+    assert (kept[~half] == 0).all() and np.array_equal(kept[half], image[..., 0][half])
+    assert not at_input.normalize_input(image, True, True, brain=np.zeros_like(own))[0].any()
+
+
 def test_brain_crop_gives_every_brain_one_box_in_the_middle(heads, exact):
     from audit.data.labels import LABELS
     from audit.mitigations import preprocess_dataset

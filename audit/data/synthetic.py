@@ -42,7 +42,7 @@ from audit.data.tumors import KINDS, Tumor, TumorSampler
 from audit.io import write_bytes_atomic, write_text_atomic
 from audit.progress import progress
 
-__all__ = ["BINARY_CLASSES", "FOUR_CLASSES", "export_png_tree", "generate_dataset", "render_slice"]
+__all__ = ["BINARY_CLASSES", "FOUR_CLASSES", "export_png_tree", "generate_dataset", "reframe", "render_slice"]
 
 BINARY_CLASSES = ("healthy", "tumor")
 FOUR_CLASSES = ("glioma", "meningioma", "notumor", "pituitary")
@@ -84,6 +84,7 @@ def render_slice(
     gain: float = 1.0,
     noise_sigma: float = 0.025,
     stripped: bool = False,
+    field_framing: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """One slice before artifacts.
 
@@ -91,6 +92,12 @@ def render_slice(
     skull and scalp grown as shells of smoothly varying thickness.  ``stripped``: skull-stripped, as
     in BraTS: everything but brain and tumor is background, exactly 0 (no noise), as after brain
     extraction and masking.
+
+    ``field_framing``: the framing (``fov_mm``, ``shift_mm``) the scanner's smooth fields (bias field, elastic
+    displacement) are drawn in; by default this render's own.  A zoom renders the slice in a tighter framing
+    than the one it would have had; its fields are drawn in that one and move with the anatomy, as a coil's
+    field lives in the scanner's space, not in the image's pixels (since 0.10.11: before, a zoomed brain showed
+    the bias field 1.3 times finer than a plain one, a second cue the zoom planted; docs/mitigations.md).
 
     Returns
     -------
@@ -185,23 +192,66 @@ def render_slice(
     shift = rng.uniform(-6, 6, 2) + (0 if shift_mm is None else np.asarray(shift_mm, float))
     theta = rng.uniform(-0.2, 0.2)
     scale = rng.uniform(0.92, 1.08)
+    own = (fov_mm, np.zeros(2) if shift_mm is None else np.asarray(shift_mm, float))
+    drawn_in = own if field_framing is None else (field_framing["fov_mm"], np.asarray(field_framing["shift_mm"], float))
+    moved = None
+    if drawn_in[0] != own[0] or not np.array_equal(drawn_in[1], own[1]):
+        moved = _framing_map(size, drawn_in, own, theta, scale)
+
+    def field(cells: int) -> np.ndarray:  # a smooth field of the scanner, in this render's pixels
+        f = _smooth(rng, (size, size), cells)
+        if moved is None:
+            return f
+        return cv2.remap(f, moved[1], moved[0], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
     mm_px = fov_mm / size
     i, j = np.mgrid[0:size, 0:size].astype(np.float32)
     u, v = (i - (size - 1) / 2) * mm_px / scale, (j - (size - 1) / 2) * mm_px / scale
-    src_r = centre[0] + shift[0] + math.cos(theta) * u - math.sin(theta) * v + 2.0 * _smooth(rng, (size, size), 5)
-    src_c = centre[1] + shift[1] + math.sin(theta) * u + math.cos(theta) * v + 2.0 * _smooth(rng, (size, size), 5)
+    src_r = centre[0] + shift[0] + math.cos(theta) * u - math.sin(theta) * v + 2.0 * field(5)
+    src_c = centre[1] + shift[1] + math.sin(theta) * u + math.cos(theta) * v + 2.0 * field(5)
     src_r, src_c = src_r.astype(np.float32), src_c.astype(np.float32)
     out = cv2.remap(img, src_c, src_r, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     out_lab = cv2.remap(lab, src_c, src_r, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
                         borderValue=LABELS["background"])  # fmt: skip
 
-    out *= gain * np.exp(0.18 * _smooth(rng, (size, size), 3))  # scanner bias field
+    out *= gain * np.exp(0.18 * field(3))  # scanner bias field
     out = np.clip(add_rician_noise(out, noise_sigma, rng), 0, 1).astype(np.float32)
     if stripped:
         out[out_lab == LABELS["background"]] = 0.0  # masked after extraction: no noise outside
     info |= {"rotation": round(theta, 4), "scale": round(scale, 4), "fov_mm": round(fov_mm, 1),
              "shift_mm": ",".join(f"{s:.1f}" for s in shift)}  # fmt: skip
     return out, out_lab, info
+
+
+def reframe(image: np.ndarray, source: dict, target: dict, nearest: bool = False) -> np.ndarray:
+    """The (H, W) ``image`` rendered in the framing of the metadata row ``source`` (:func:`render_slice`'s
+    ``info``: ``fov_mm``, ``shift_mm``, ``rotation``, ``scale``), moved into the framing of ``target``: each
+    native point goes where ``target``'s render puts it, by the geometry of :func:`render_slice`; what comes
+    from outside the frame is 0.  Both rows must be of one slice (same rotation and scale; the benchmark's
+    tied and swapped renders of one image are).  Everything moves with the pixels, the noise too (drawn per
+    output pixel, it comes out coarser where the move enlarges).  ``nearest`` for label maps.  For diagnostics:
+    a zoomed slice's twin with the plain render's pixels, to tell what the zoom's framing does from what
+    rendering finer does (``benchmarks/zoom_residual.py``)."""
+    if not (math.isclose(float(source["rotation"]), float(target["rotation"]))
+            and math.isclose(float(source["scale"]), float(target["scale"]))):  # fmt: skip
+        raise ValueError("reframe: source and target are not framings of one slice (rotation or scale differ)")
+    src, dst = ((float(r["fov_mm"]), [float(v) for v in str(r["shift_mm"]).split(",")]) for r in (source, target))
+    src_r, src_c = _framing_map(image.shape[0], src, dst, float(source["rotation"]), float(source["scale"]))
+    flag = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+    return cv2.remap(image, src_c, src_r, flag, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _framing_map(size: int, source: tuple, target: tuple, theta: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) float32 (size, size): where each pixel of a render in the framing ``target`` lies in one of the
+    same slice in ``source`` (each a (fov_mm, shift_mm) pair; rotation ``theta`` and ``scale`` as drawn by
+    :func:`render_slice`, whose geometry this inverts: native = centre + shift + R(theta) (pixel - c) mm_px / scale)."""
+    (fov_src, shift_src), (fov_dst, shift_dst) = source, target
+    mm_src, mm_dst = fov_src / size, fov_dst / size
+    rot_t = np.array([[math.cos(theta), math.sin(theta)], [-math.sin(theta), math.cos(theta)]])
+    offset = scale / mm_src * rot_t @ (np.asarray(shift_dst, float) - np.asarray(shift_src, float))
+    c, k = (size - 1) / 2, mm_dst / mm_src
+    i, j = np.mgrid[0:size, 0:size].astype(np.float32)
+    return (c + k * (i - c) + offset[0]).astype(np.float32), (c + k * (j - c) + offset[1]).astype(np.float32)
 
 
 def _tumor_area(labels: np.ndarray) -> int:
@@ -293,7 +343,7 @@ def _make_image(plan: _Plan, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
             boxes[a] = "global"
     common = {"size": cfg.image_size, "plane": cfg.synthetic.plane, "contrast": contrast,
               "gain": site.gain if site else 1.0, "noise_sigma": site.noise_sigma if site else 0.025,
-              "stripped": cfg.synthetic.skull == "stripped", **render}  # fmt: skip
+              "stripped": cfg.synthetic.skull == "stripped", "field_framing": framing, **render}  # fmt: skip
     if plan.kinds[i]:
         image, lab, info = _render_tumor_slice(anat, rng, plan.sampler, plan.kinds[i], cfg, common, framing)
     else:
@@ -355,9 +405,9 @@ def generate_dataset(
     ``swap_ties``: the same labels, split and per-image seeds, but each artifact follows the
     *other* class with its tie strength, and a class's own site is the next class's
     (``(label + 1) % n_sites``): the counterfactual set on which a model that relies on a
-    shortcut loses accuracy (:mod:`audit.benchmark`).  Anatomy and tumors stay the same,
-    except on images whose zoom changed (zoom draws its field of view from the image's
-    stream before the slice is drawn).  With strength 0 nothing changes.
+    shortcut loses accuracy (:mod:`audit.benchmark`).  Anatomy, pose, noise and tumors stay
+    the same (since 0.10.10 also on images whose zoom changed: :func:`_artifact_rng`).  With
+    strength 0 nothing changes.
     """
     plan = _make_plan(cfg, rng, swap_ties)
     n = cfg.synthetic.n_images

@@ -97,13 +97,15 @@ head's crescent of scalp mostly under 0.06; with both limits 3 of 4,800 blanked 
 
 
 def normalize_input(
-    image: np.ndarray, standardize: bool, crop: bool, one_size: bool = False
+    image: np.ndarray, standardize: bool, crop: bool, one_size: bool = False, brain: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``image`` (H, W, C) after the steps of this module (2 with ``standardize``, 3 with ``crop``), and
-    the (2, 3) affine that moved its pixels (None without ``crop``); all 0 where no brain is found."""
+    the (2, 3) affine that moved its pixels (None without ``crop``); all 0 where no brain is found.
+    ``brain``: a bool (H, W) mask used instead of step 1's (diagnostics: the extraction less the pixels a
+    phantom's labels say are not brain, ``benchmarks/zoom_residual.py``)."""
     image = np.asarray(image, np.float32)
     h, w, c = image.shape
-    brain = skull_strip(image, one_size)
+    brain = skull_strip(image, one_size) if brain is None else np.asarray(brain, bool)
     box = head_box(brain)
     if box is None:
         return np.zeros_like(image), None  # no brain: nothing the model should read
