@@ -215,3 +215,38 @@ def test_colin27_phantoms_have_its_real_skull_and_scalp_and_are_reproducible(col
     np.testing.assert_array_equal(ds.images, again.images)
     mni = make(12, 96, seed=4, artifacts={"marker": 1.0})
     assert not np.array_equal(ds.label_maps, mni.label_maps)  # another head
+
+
+def test_a_zoom_magnifies_the_scanners_bias_field_with_the_anatomy(monkeypatch):
+    """A coil's bias field lives in the scanner's space: a tighter field of view (the zoom artifact) shows it
+    magnified with the anatomy, not drawn afresh over the image's pixels (before 0.10.11 a zoomed brain showed
+    it 1.3 times finer than a plain one, a second cue).  With the bias field a known ramp across the frame it
+    is drawn in and every other field off, the zoomed render's log-bias has the ramp's slope times the zoom."""
+    from audit.data import synthetic
+    from audit.data.anatomy import load_anatomy
+
+    size, zoom = 64, 0.75
+    ramp = np.tile((np.arange(size, dtype=np.float32) - (size - 1) / 2) / ((size - 1) / 2), (size, 1))
+    bias = {"on": True}
+    monkeypatch.setattr(
+        synthetic, "_smooth", lambda rng, shape, cells: ramp * bias["on"] if cells == 3 else np.zeros(shape, np.float32)
+    )
+    plain = {"fov_mm": 230.0, "shift_mm": np.zeros(2)}
+    zoomed = {"fov_mm": 230.0 * zoom, "shift_mm": np.array([0.0, 6.0])}
+    kw = {"size": size, "plane": "axial", "level": 45, "contrast": "t1c", "noise_sigma": 0.0}
+    anat = load_anatomy("mni152")
+
+    def log_bias(**framing):
+        bias["on"] = True
+        with_bias = synthetic.render_slice(anat, np.random.default_rng(1), **kw, **framing)[0]
+        bias["on"] = False
+        without = synthetic.render_slice(anat, np.random.default_rng(1), **kw, **framing)[0]
+        ok = (without > 0.1) & (with_bias < 0.99)  # on the head, not clipped
+        cols = np.broadcast_to(np.arange(size), (size, size))[ok]
+        return np.polyfit(cols, np.log(with_bias[ok] / without[ok]), 1)[0]  # slope per pixel
+
+    slope = 0.18 / ((size - 1) / 2)  # render_slice: exp(0.18 x field)
+    assert log_bias(**plain) == pytest.approx(slope, rel=1e-3)
+    assert log_bias(**plain, field_framing=plain) == pytest.approx(slope, rel=1e-3)  # its own framing: as before
+    assert log_bias(**zoomed, field_framing=plain) == pytest.approx(zoom * slope, rel=0.01)  # magnified
+    assert log_bias(**zoomed) == pytest.approx(slope, rel=1e-3)  # drawn over the pixels: the old behaviour
