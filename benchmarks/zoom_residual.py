@@ -1,10 +1,11 @@
 """What does a model behind an input mitigation still read of the zoom?  (issue 21, a diagnostic)
 
 Behind ``brain_crop+cut_augmentation`` a zoom cell's model keeps a few points of reliance on Colin27 (worst
-class 0.05-0.09 on four of five draws, against 0.01-0.03 for a model that never saw the zoom; docs/mitigations.md).
-A zoom changes two things at once: the **framing** (the head larger and shifted, so the frame cuts it and the
-pipeline's pixel-sized steps meet a larger head) and the **render** (the slice sampled more finely, with the
-noise and bias field drawn per output pixel).  This tells them apart, causally, on the cell's trained model.
+class 0.05-0.09 on four of five draws at 0.10.10, 0.07-0.09 on two at 0.10.11, against 0.01-0.03 for a model that
+never saw the zoom; docs/mitigations.md).  A zoom changes two things at once: the **framing** (the head larger and
+shifted, so the frame cuts it and the pipeline's pixel-sized steps meet a larger head) and the **render** (the
+slice sampled more finely, the noise drawn per output pixel; before 0.10.11 also the bias field and elastic warp,
+which since move with the anatomy).  This tells them apart, causally, on the cell's trained model.
 
 For each image of a fresh draw (never trained on) the benchmark renders it tied (a) and swapped (b): the same
 slice, pose, noise and tumor, with the zoom on one of them (``generate_dataset(..., swap_ties=True)``).  Two
