@@ -21,8 +21,8 @@ more inputs move one render into the other's framing (:func:`audit.data.syntheti
   mask is more than 3% non-brain.
 
 Each with a paired bootstrap 95% interval over the class's images.  Reframing resamples a render once more (a
-slight blur where it enlarges) and keeps the elastic displacement, bias field and noise where the source had
-them: those go with the render.  Nothing here is tuned; it trains the cell's model (as
+slight blur where it enlarges) and moves everything in it with the pixels, the per-pixel noise too (coarser where
+it enlarges): that goes with the render.  Nothing here is tuned; it trains the cell's model (as
 ``benchmarks/mitigation.py`` does) and reads it.
 
     python benchmarks/zoom_residual.py [--seed 39] [--eval-seed 539] [--anatomies colin27,mni152]
